@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Installs the Debian packages a make target needs, when missing.
+# As root it runs apt-get; otherwise it prints the exact command and fails.
+# Usage: scripts/deps.sh build|test|demo|bench|fuzz|valgrind
+set -euo pipefail
+
+build_pkgs="gcc make pkg-config nginx nginx-dev libhiredis-dev libjansson-dev
+            libmaxminddb-dev libpcre2-dev libssl-dev zlib1g-dev"
+test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
+           libtest-base-perl libtext-diff-perl libtest-longstring-perl
+           liblist-moreutils-perl libmaxmind-db-writer-perl clang
+           libclang-rt-14-dev curl"
+demo_pkgs="$build_pkgs redis-server redis-tools curl"
+bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
+valgrind_pkgs="$test_pkgs valgrind"
+
+case "${1:-build}" in
+    build)    want=$build_pkgs ;;
+    test)     want=$test_pkgs ;;
+    demo)     want=$demo_pkgs ;;
+    bench)    want=$bench_pkgs ;;
+    fuzz)     want=$fuzz_pkgs ;;
+    valgrind) want=$valgrind_pkgs ;;
+    *) echo "usage: $0 build|test|demo|bench|fuzz|valgrind" >&2; exit 2 ;;
+esac
+
+missing=()
+for p in $want; do
+    if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+            | grep -q 'install ok installed'; then
+        missing+=("$p")
+    fi
+done
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+if [ "$(id -u)" -eq 0 ]; then
+    echo "deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # A fresh machine has empty package lists: update first, once.
+    if ! apt-get install -y -q --no-install-recommends "${missing[@]}"; then
+        apt-get update -q
+        apt-get install -y -q --no-install-recommends "${missing[@]}"
+    fi
+    exit 0
+fi
+
+echo "deps: missing packages: ${missing[*]}" >&2
+echo "deps: run this, then try again:" >&2
+echo "    sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+exit 1

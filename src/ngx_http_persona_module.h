@@ -1,0 +1,258 @@
+/*
+ * ngx_http_persona_module: types shared by the nginx glue files.
+ */
+
+#ifndef NGX_HTTP_PERSONA_MODULE_H
+#define NGX_HTTP_PERSONA_MODULE_H
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+
+#include "persona_profile.h"
+#include "persona_rules.h"
+
+
+/* $persona_status */
+typedef enum {
+    NGX_HTTP_PERSONA_OFF = 0,
+    NGX_HTTP_PERSONA_OK,
+    NGX_HTTP_PERSONA_MISS,
+    NGX_HTTP_PERSONA_ANONYMOUS,
+    NGX_HTTP_PERSONA_ERROR,
+    NGX_HTTP_PERSONA_TIMEOUT,
+    NGX_HTTP_PERSONA_BREAKER,
+    NGX_HTTP_PERSONA_STALE,
+    NGX_HTTP_PERSONA_PREVIEW
+} ngx_http_persona_status_e;
+
+
+/* the biggest Redis reply accepted for one lookup */
+#define NGX_HTTP_PERSONA_REPLY_MAX     (1024 * 1024)
+
+#define NGX_HTTP_PERSONA_SHM_SIZE      (128 * 1024)
+
+
+typedef struct ngx_http_persona_redis_op_s  ngx_http_persona_redis_op_t;
+
+/*
+ * Called once per lookup unless the lookup was detached, possibly before
+ * ngx_http_persona_redis_lookup() returns.  reply is NULL on failure;
+ * status then is ERROR or TIMEOUT and reason says why.  The reply is
+ * freed after the call.
+ */
+typedef void (*ngx_http_persona_redis_handler_pt)(void *data,
+    ngx_http_persona_status_e status, redisReply *reply, const char *reason);
+
+
+/* shared by all workers */
+typedef struct {
+    ngx_uint_t      state;
+    ngx_uint_t      fails;
+    ngx_msec_t      window_start;
+    ngx_msec_t      open_until;
+    ngx_msec_t      probe_deadline;
+} ngx_http_persona_breaker_t;
+
+
+typedef struct {
+    ngx_str_t                    name;        /* as written, for logs */
+    ngx_addr_t                  *addr;
+    ngx_int_t                    db;          /* -1: no SELECT */
+    ngx_str_t                    password;
+    ngx_msec_t                   connect_timeout;
+    ngx_msec_t                   timeout;
+    ngx_uint_t                   pool;
+    ngx_uint_t                   max_fails;
+    ngx_msec_t                   fail_timeout;
+
+    /* AUTH and SELECT, formatted once, sent first on a new connection */
+    ngx_str_t                    setup;
+    ngx_uint_t                   setup_replies;
+
+    ngx_shm_zone_t              *shm_zone;
+    ngx_http_persona_breaker_t  *breaker;
+
+    /* per worker */
+    ngx_queue_t                  idle;
+    ngx_uint_t                   nidle;
+} ngx_http_persona_redis_conf_t;
+
+
+/* a loaded rule set; requests hold references, see rules.c */
+typedef struct {
+    persona_rules_t            *rules;
+    ngx_uint_t                  refs;     /* requests, + 1 while current */
+} ngx_http_persona_rules_ref_t;
+
+
+/* one rules path, loaded once per configuration however often named */
+typedef struct {
+    ngx_str_t                        path;     /* empty: built-in rules */
+    ngx_http_persona_rules_ref_t    *current;
+    uint64_t                         signature;    /* of the files read */
+    uint64_t                         bad_signature;  /* logged already */
+} ngx_http_persona_ruleset_t;
+
+
+/* persona_geoip2 and a request's lookup (ngx_http_persona_geo.c);
+ * opaque elsewhere */
+typedef struct ngx_http_persona_geo_s      ngx_http_persona_geo_t;
+typedef struct ngx_http_persona_geo_req_s  ngx_http_persona_geo_req_t;
+
+/* the injection filter of a response (ngx_http_persona_filter.c) */
+typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
+
+
+/* persona_cache_control */
+#define NGX_HTTP_PERSONA_CACHE_OFF      0
+#define NGX_HTTP_PERSONA_CACHE_PRIVATE  1
+
+
+typedef struct {
+    ngx_http_persona_redis_conf_t  *redis;
+    ngx_http_persona_geo_t         *geo;      /* persona_geoip2, or NULL */
+    ngx_flag_t                      enabled;  /* "persona on" somewhere */
+
+    ngx_array_t                     rulesets; /* ngx_http_persona_ruleset_t * */
+    ngx_http_persona_ruleset_t     *builtin;
+    ngx_msec_t                      rules_auto_reload;
+    ngx_event_t                     rules_timer;
+} ngx_http_persona_main_conf_t;
+
+
+typedef struct {
+    ngx_flag_t                  enable;
+    ngx_array_t                *ids;          /* ngx_http_complex_value_t */
+    ngx_http_complex_value_t   *profile_key;
+    ngx_uint_t                  profile_format;
+    ngx_http_persona_ruleset_t *rules;
+
+    /* ngx_http_persona_filter.c */
+    ngx_flag_t                  inject;
+    ngx_flag_t                  data_layer;
+    ngx_uint_t                  cache_control;
+    ngx_hash_t                  types;
+    ngx_array_t                *types_keys;
+} ngx_http_persona_loc_conf_t;
+
+
+/* the result of the lookup: one per client request, shared by its
+ * internal redirects and subrequests */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_str_t                       id;
+    ngx_http_persona_status_e       status;
+    persona_profile_t               profile;
+    ngx_str_t                       segment;
+    ngx_str_t                       segments;
+    ngx_http_persona_redis_op_t    *op;       /* pending lookup */
+    ngx_uint_t                      profile_format;
+
+    /* the rules the request started with, and what they chose */
+    ngx_http_persona_ruleset_t     *ruleset;
+    ngx_http_persona_rules_ref_t   *rules;
+    const persona_experience_t     *experience;
+
+    /* attributes computed on demand (attrs.c) */
+    ngx_str_t                       device;
+    ngx_str_t                       lang;
+    ngx_str_t                       time_hour;
+    ngx_str_t                       time_weekday;
+    ngx_str_t                       time_date;
+    u_char                          lang_buf[PERSONA_LANG_MAX];
+    u_char                          time_buf[32];
+
+    /* the GeoIP lookup, NULL until first used (ngx_http_persona_geo.c) */
+    ngx_http_persona_geo_req_t     *geo;
+
+    /* the main request's injection, or NULL (ngx_http_persona_filter.c) */
+    ngx_http_persona_filter_t      *filter;
+
+    unsigned                        done:1;
+    unsigned                        waiting:1;
+    unsigned                        applied:1;
+    unsigned                        new_id:1;
+    unsigned                        device_done:1;
+    unsigned                        lang_done:1;
+    unsigned                        time_done:1;
+} ngx_http_persona_ctx_t;
+
+
+extern ngx_module_t  ngx_http_persona_module;
+
+
+/* ngx_http_persona_handler.c */
+ngx_int_t ngx_http_persona_init_handler(ngx_conf_t *cf);
+void *ngx_http_persona_palloc(void *pool, size_t size);
+ngx_http_persona_ctx_t *ngx_http_persona_get_ctx(ngx_http_request_t *r);
+
+/* ngx_http_persona_filter.c */
+ngx_int_t ngx_http_persona_init_filters(ngx_conf_t *cf);
+/* rewrite phase: with persona_cache_control private, no 304 for a page
+ * that depends on the visitor */
+ngx_int_t ngx_http_persona_drop_conditionals(ngx_http_request_t *r);
+
+/* ngx_http_persona_attrs.c: persona_lookup_pt over a request's ctx */
+int ngx_http_persona_attr_lookup(void *data, const persona_attr_t *attr,
+    persona_str_t *value);
+
+/* ngx_http_persona_rules.c */
+char *ngx_http_persona_rules_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_persona_rules_auto_reload(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+char *ngx_http_persona_rules_merge(ngx_conf_t *cf,
+    ngx_http_persona_loc_conf_t *prev, ngx_http_persona_loc_conf_t *conf);
+ngx_int_t ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle);
+void ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
+ngx_int_t ngx_http_persona_rules_apply(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
+void ngx_http_persona_rules_release(ngx_http_persona_ctx_t *ctx);
+
+/* ngx_http_persona_variables.c */
+ngx_int_t ngx_http_persona_add_variables(ngx_conf_t *cf);
+
+/* ngx_http_persona_redis.c */
+char *ngx_http_persona_redis_parse(ngx_conf_t *cf,
+    ngx_http_persona_redis_conf_t *rcf);
+ngx_int_t ngx_http_persona_redis_allow(ngx_http_persona_redis_conf_t *rcf,
+    ngx_log_t *log);
+ngx_http_persona_redis_op_t *ngx_http_persona_redis_lookup(
+    ngx_http_persona_redis_conf_t *rcf, ngx_str_t *key,
+    persona_profile_format_e format, ngx_log_t *log,
+    ngx_http_persona_redis_handler_pt handler, void *data);
+void ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op);
+
+
+/* ---- GeoIP: ngx_http_persona_geo.c ------------------------------------ */
+
+/* the persona_geoip2 directive; cmd->offset locates the
+ * ngx_http_persona_geo_t * in the main conf */
+char *ngx_http_persona_geoip2(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+/* arms the auto_reload timer in a worker */
+ngx_int_t ngx_http_persona_geo_init_process(ngx_cycle_t *cycle);
+/*
+ * One field of the visitor's location, looked up once per client request
+ * on first use and kept in its ctx: field is a persona_geo_e
+ * (persona_attr.h), or a name ("country", "time_zone", ...).  NGX_OK:
+ * value set (in r->pool); NGX_DECLINED: no value (no data, no
+ * persona_geoip2, unknown field; for _value and _get also: persona did
+ * not run for the request); NGX_ERROR: out of memory.
+ */
+ngx_int_t ngx_http_persona_geo_attr(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_uint_t field, ngx_str_t *value);
+ngx_int_t ngx_http_persona_geo_value(ngx_http_request_t *r,
+    ngx_uint_t field, ngx_str_t *value);
+ngx_int_t ngx_http_persona_geo_get(ngx_http_request_t *r, ngx_str_t *field,
+    ngx_str_t *value);
+/* get handler of the $persona_geo_ prefix variable */
+ngx_int_t ngx_http_persona_geo_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+
+
+#endif /* NGX_HTTP_PERSONA_MODULE_H */
