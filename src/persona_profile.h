@@ -1,0 +1,85 @@
+/*
+ * Visitor ids and profiles: what a Redis reply becomes.
+ *
+ * A profile is a flat list of (name, value) strings.  A Redis hash
+ * (HGETALL reply) maps one to one; a JSON document (GET reply) is
+ * flattened: nested objects give dotted names ("address.city"), numbers
+ * keep their JSON spelling, booleans become "true"/"false", arrays of
+ * scalars are joined with ",", null and nested arrays are left out.
+ */
+
+#ifndef PERSONA_PROFILE_H
+#define PERSONA_PROFILE_H
+
+#include <hiredis/hiredis.h>
+
+#include "persona_core.h"
+
+
+#define PERSONA_ID_MAX_LEN        128
+
+/* bounds on what a profile may hold; a reply beyond them is an error */
+#define PERSONA_PROFILE_MAX_FIELDS   1024
+#define PERSONA_PROFILE_MAX_DEPTH    8
+
+
+typedef enum {
+    PERSONA_PROFILE_FOUND = 0,
+    PERSONA_PROFILE_MISSING,      /* no such key, or an empty hash */
+    PERSONA_PROFILE_BAD           /* error reply, wrong type, bad JSON */
+} persona_profile_status_e;
+
+
+typedef enum {
+    PERSONA_FORMAT_HASH = 0,
+    PERSONA_FORMAT_JSON
+} persona_profile_format_e;
+
+
+typedef struct {
+    persona_str_t   name;
+    persona_str_t   value;
+} persona_field_t;
+
+
+typedef struct {
+    persona_field_t *fields;
+    size_t           nfields;
+} persona_profile_t;
+
+
+/* 1 when the id may be used as a visitor id: 1..128 bytes of
+ * [A-Za-z0-9._:@-]; anything else is treated as anonymous */
+int persona_id_valid(const char *id, size_t len);
+
+/*
+ * Decodes the reply to HGETALL (hash) or GET (json) into a profile whose
+ * strings are copied with the allocator, so the reply can be freed.
+ * On PERSONA_PROFILE_BAD, err says why.  Returns PERSONA_NOMEM (< 0) when
+ * the allocator fails.
+ */
+int persona_profile_decode(persona_profile_t *p, const redisReply *reply,
+    persona_profile_format_e format, persona_alloc_t *a,
+    persona_error_t *err);
+
+/* JSON text -> profile (what decode does with a GET reply) */
+int persona_profile_from_json(persona_profile_t *p, const char *json,
+    size_t len, persona_alloc_t *a, persona_error_t *err);
+
+/* exact lookup by field name; NULL when absent */
+const persona_str_t *persona_profile_get(const persona_profile_t *p,
+    const char *name, size_t len);
+
+/*
+ * Lookup the way $persona_profile_NAME does it: ASCII case-insensitive,
+ * with '-' and '.' in field names matching '_' in NAME.
+ */
+const persona_str_t *persona_profile_get_var(const persona_profile_t *p,
+    const char *name, size_t len);
+
+/* 1 when two field names collide under the variable-name rule */
+int persona_name_var_equal(const char *a, size_t alen, const char *b,
+    size_t blen);
+
+
+#endif /* PERSONA_PROFILE_H */
