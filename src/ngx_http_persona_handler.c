@@ -1,0 +1,338 @@
+/*
+ * The rewrite-phase handler: identify the visitor, look the profile up in
+ * Redis without blocking, and keep the result for the whole request.
+ */
+
+#include "ngx_http_persona_module.h"
+
+
+static ngx_int_t ngx_http_persona_rewrite_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_persona_start(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx);
+static ngx_int_t ngx_http_persona_get_id(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_str_t *id);
+static void ngx_http_persona_lookup_done(void *data,
+    ngx_http_persona_status_e status, redisReply *reply, const char *reason);
+static void ngx_http_persona_ctx_cleanup(void *data);
+
+
+ngx_int_t
+ngx_http_persona_init_handler(ngx_conf_t *cf)
+{
+    ngx_http_handler_pt        *h;
+    ngx_http_core_main_conf_t  *cmcf;
+
+    cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+    /*
+     * Handlers of a phase run in reverse order of registration: this one,
+     * added after the rewrite module's, runs before the location's "if",
+     * "set", "rewrite" and "return", which then see the result.
+     */
+    h = ngx_array_push(&cmcf->phases[NGX_HTTP_REWRITE_PHASE].handlers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    *h = ngx_http_persona_rewrite_handler;
+
+    return NGX_OK;
+}
+
+
+/*
+ * The context survives internal redirects and named locations (which
+ * zero r->ctx) because it is found again through the request pool's
+ * cleanup list; subrequests share that pool and so the main request's
+ * result.
+ */
+ngx_http_persona_ctx_t *
+ngx_http_persona_get_ctx(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t      *cln;
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_persona_module);
+    if (ctx) {
+        return ctx;
+    }
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_persona_ctx_cleanup) {
+            ctx = cln->data;
+            ngx_http_set_ctx(r, ctx, ngx_http_persona_module);
+            return ctx;
+        }
+    }
+
+    return NULL;
+}
+
+
+static ngx_int_t
+ngx_http_persona_rewrite_handler(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t           *cln;
+    ngx_http_persona_ctx_t       *ctx;
+    ngx_http_persona_loc_conf_t  *lcf;
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_persona_module);
+
+    if (!lcf->enable) {
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_http_persona_get_ctx(r);
+
+    if (ctx) {
+        /* once per client request; phases re-run while waiting stop here */
+
+        if (ctx->waiting) {
+            return NGX_DONE;
+        }
+
+        if (!ctx->applied && r == r->main) {
+            return ngx_http_persona_rules_apply(r, ctx);
+        }
+
+        return NGX_DECLINED;
+    }
+
+    if (r != r->main) {
+        /* a subrequest never looks up */
+        return NGX_DECLINED;
+    }
+
+    ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_persona_ctx_t));
+    if (ctx == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_pool_cleanup_add(r->pool, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln->handler = ngx_http_persona_ctx_cleanup;
+    cln->data = ctx;
+
+    ngx_http_set_ctx(r, ctx, ngx_http_persona_module);
+
+    ctx->request = r;
+    ctx->profile_format = lcf->profile_format;
+    ctx->ruleset = lcf->rules;
+
+    if (ngx_http_persona_drop_conditionals(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_persona_start(r, lcf, ctx);
+}
+
+
+static ngx_int_t
+ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
+    ngx_http_persona_ctx_t *ctx)
+{
+    ngx_str_t                      key;
+    ngx_http_cleanup_t            *cln;
+    ngx_http_persona_redis_op_t   *op;
+    ngx_http_persona_main_conf_t  *mcf;
+
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_persona_module);
+
+    if (ngx_http_persona_get_id(r, lcf, &ctx->id) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (ctx->id.len == 0) {
+        ctx->status = NGX_HTTP_PERSONA_ANONYMOUS;
+        goto done;
+    }
+
+    if (!persona_id_valid((const char *) ctx->id.data, ctx->id.len)) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "persona: invalid visitor id (%uz bytes), "
+                      "treated as anonymous", ctx->id.len);
+        ngx_str_null(&ctx->id);
+        ctx->status = NGX_HTTP_PERSONA_ANONYMOUS;
+        goto done;
+    }
+
+    if (ngx_http_persona_redis_allow(mcf->redis, r->connection->log)
+        != NGX_OK)
+    {
+        ctx->status = NGX_HTTP_PERSONA_BREAKER;
+        goto done;
+    }
+
+    if (ngx_http_complex_value(r, lcf->profile_key, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    cln = ngx_http_cleanup_add(r, 0);
+    if (cln == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* a request terminated while waiting detaches from the lookup */
+    cln->handler = ngx_http_persona_ctx_cleanup;
+    cln->data = ctx;
+
+    op = ngx_http_persona_redis_lookup(mcf->redis, &key,
+                                       lcf->profile_format,
+                                       r->connection->log,
+                                       ngx_http_persona_lookup_done, ctx);
+
+    if (ctx->done) {
+        /* finished (or failed) before the lookup returned */
+        return ngx_http_persona_rules_apply(r, ctx);
+    }
+
+    if (op == NULL) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "persona: could not start a redis lookup, "
+                      "page served without profile");
+        ctx->status = NGX_HTTP_PERSONA_ERROR;
+        goto done;
+    }
+
+    ctx->op = op;
+    ctx->waiting = 1;
+
+    r->main->count++;
+    r->write_event_handler = ngx_http_request_empty_handler;
+
+    return NGX_DONE;
+
+done:
+
+    ngx_http_persona_rules_evaluate(r, ctx);
+    ctx->done = 1;
+
+    return ngx_http_persona_rules_apply(r, ctx);
+}
+
+
+/* the first non-empty value of persona_id */
+static ngx_int_t
+ngx_http_persona_get_id(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_str_t *id)
+{
+    ngx_uint_t                 i;
+    ngx_http_complex_value_t  *cv;
+
+    cv = lcf->ids->elts;
+
+    for (i = 0; i < lcf->ids->nelts; i++) {
+        if (ngx_http_complex_value(r, &cv[i], id) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        if (id->len) {
+            return NGX_OK;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
+    redisReply *reply, const char *reason)
+{
+    ngx_int_t                rc;
+    persona_error_t          err;
+    persona_alloc_t          alloc;
+    ngx_connection_t        *c;
+    ngx_http_request_t      *r;
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = data;
+    r = ctx->request;
+    c = r->connection;
+
+    ctx->op = NULL;
+
+    if (reply == NULL) {
+        ctx->status = status;
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "persona: %s, page served without profile", reason);
+        goto done;
+    }
+
+    alloc.alloc = ngx_http_persona_palloc;
+    alloc.data = r->pool;
+    err.msg[0] = '\0';
+
+    rc = persona_profile_decode(&ctx->profile, reply, ctx->profile_format,
+                                &alloc, &err);
+
+    switch (rc) {
+
+    case PERSONA_PROFILE_FOUND:
+        ctx->status = NGX_HTTP_PERSONA_OK;
+        break;
+
+    case PERSONA_PROFILE_MISSING:
+        ctx->status = NGX_HTTP_PERSONA_MISS;
+        break;
+
+    case PERSONA_PROFILE_BAD:
+        ngx_log_error(NGX_LOG_WARN, c->log, 0,
+                      "persona: unusable profile for visitor \"%V\": %s, "
+                      "page served without profile", &ctx->id, err.msg);
+        ctx->status = NGX_HTTP_PERSONA_ERROR;
+        break;
+
+    default:
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "persona: out of memory decoding a profile");
+        ctx->status = NGX_HTTP_PERSONA_ERROR;
+    }
+
+    if (ctx->status != NGX_HTTP_PERSONA_OK) {
+        ctx->profile.fields = NULL;
+        ctx->profile.nfields = 0;
+    }
+
+done:
+
+    ngx_http_persona_rules_evaluate(r, ctx);
+    ctx->done = 1;
+
+    if (!ctx->waiting) {
+        return;
+    }
+
+    /* resume the request where it stopped */
+
+    ctx->waiting = 0;
+    r->main->count--;
+    r->write_event_handler = ngx_http_core_run_phases;
+
+    ngx_http_core_run_phases(r);
+    ngx_http_run_posted_requests(c);
+}
+
+
+static void
+ngx_http_persona_ctx_cleanup(void *data)
+{
+    ngx_http_persona_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ngx_http_persona_redis_detach(ctx->op);
+        ctx->op = NULL;
+    }
+
+    ngx_http_persona_rules_release(ctx);
+}
+
+
+void *
+ngx_http_persona_palloc(void *pool, size_t size)
+{
+    return ngx_palloc(pool, size);
+}

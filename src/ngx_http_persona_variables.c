@@ -1,0 +1,243 @@
+/*
+ * $persona_* variables.  All are non-cacheable: their values appear when
+ * the lookup finishes, after nginx may already have asked for them (in a
+ * server-level "if", say).
+ */
+
+#include "ngx_http_persona_module.h"
+
+
+static ngx_int_t ngx_http_persona_variable_str(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_persona_variable_new(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_persona_variable_status(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_persona_variable_variants(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_persona_variable_profile(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static void ngx_http_persona_variable_set(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
+
+
+#define NGX_HTTP_PERSONA_VAR_FLAGS  NGX_HTTP_VAR_NOCACHEABLE
+
+static ngx_http_variable_t  ngx_http_persona_vars[] = {
+
+    { ngx_string("persona_id"), NULL, ngx_http_persona_variable_str,
+      offsetof(ngx_http_persona_ctx_t, id), NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_new"), NULL, ngx_http_persona_variable_new,
+      0, NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_status"), NULL, ngx_http_persona_variable_status,
+      0, NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_segment"), NULL, ngx_http_persona_variable_str,
+      offsetof(ngx_http_persona_ctx_t, segment),
+      NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_segments"), NULL, ngx_http_persona_variable_str,
+      offsetof(ngx_http_persona_ctx_t, segments),
+      NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_variants"), NULL,
+      ngx_http_persona_variable_variants, 0, NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_profile_"), NULL, ngx_http_persona_variable_profile,
+      0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
+
+    /* ngx_http_persona_geo.c */
+    { ngx_string("persona_geo_"), NULL, ngx_http_persona_geo_variable,
+      0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
+
+      ngx_http_null_variable
+};
+
+
+static ngx_str_t  ngx_http_persona_status_names[] = {
+    ngx_string("off"),
+    ngx_string("ok"),
+    ngx_string("miss"),
+    ngx_string("anonymous"),
+    ngx_string("error"),
+    ngx_string("timeout"),
+    ngx_string("breaker"),
+    ngx_string("stale"),
+    ngx_string("preview")
+};
+
+
+ngx_int_t
+ngx_http_persona_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = ngx_http_persona_vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * The request's context, or NULL: the variables are then empty.  While
+ * the lookup runs only $persona_id is set (the profile key uses it).
+ */
+static ngx_http_persona_ctx_t *
+ngx_http_persona_variable_ctx(ngx_http_request_t *r)
+{
+    return ngx_http_persona_get_ctx(r);
+}
+
+
+static ngx_int_t
+ngx_http_persona_variable_str(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t               *s;
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_persona_variable_set(v, NULL, 0);
+        return NGX_OK;
+    }
+
+    s = (ngx_str_t *) ((char *) ctx + data);
+    ngx_http_persona_variable_set(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_persona_variable_new(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_persona_variable_set(v, NULL, 0);
+
+    } else {
+        ngx_http_persona_variable_set(v, (u_char *) (ctx->new_id ? "1" : "0"),
+                                      1);
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_persona_variable_status(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t               *s;
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    s = &ngx_http_persona_status_names[ctx ? ctx->status
+                                           : NGX_HTTP_PERSONA_OFF];
+    ngx_http_persona_variable_set(v, s->data, s->len);
+
+    return NGX_OK;
+}
+
+
+/* no experiments are loaded in this version: always empty */
+static ngx_int_t
+ngx_http_persona_variable_variants(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_http_persona_variable_set(v, NULL, 0);
+
+    return NGX_OK;
+}
+
+
+/*
+ * $persona_profile_NAME: a top-level profile field, NAME matched the way
+ * $http_NAME matches headers.  Control bytes are removed, so a field is
+ * safe in add_header, proxy_set_header and log lines.
+ */
+static ngx_int_t
+ngx_http_persona_variable_profile(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char                  *p, *d;
+    size_t                   i, len;
+    ngx_str_t               *name;
+    const persona_str_t     *value;
+    ngx_http_persona_ctx_t  *ctx;
+
+    name = (ngx_str_t *) data;
+    len = sizeof("persona_profile_") - 1;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    value = ctx ? persona_profile_get_var(&ctx->profile,
+                                          (char *) name->data + len,
+                                          name->len - len)
+                : NULL;
+
+    if (value == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = (u_char *) value->data;
+
+    for (i = 0; i < value->len; i++) {
+        if (p[i] < 0x20 || p[i] == 0x7f) {
+            break;
+        }
+    }
+
+    if (i == value->len) {
+        ngx_http_persona_variable_set(v, p, value->len);
+        return NGX_OK;
+    }
+
+    d = ngx_pnalloc(r->pool, value->len);
+    if (d == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(d, p, i);
+    len = i;
+
+    for ( /* void */ ; i < value->len; i++) {
+        if (p[i] >= 0x20 && p[i] != 0x7f) {
+            d[len++] = p[i];
+        }
+    }
+
+    ngx_http_persona_variable_set(v, d, len);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_persona_variable_set(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->data = data;
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+}
