@@ -95,8 +95,8 @@ typedef struct {
 } ngx_http_persona_builtin_t;
 
 
-static ngx_uint_t ngx_http_persona_conditional(ngx_str_t *key,
-    ngx_uint_t range);
+static ngx_uint_t ngx_http_persona_conditional(ngx_table_elt_t *h,
+    void *range);
 static ngx_int_t ngx_http_persona_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_persona_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -197,10 +197,7 @@ ngx_http_persona_init_filters(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_persona_drop_conditionals(ngx_http_request_t *r)
 {
-    ngx_uint_t                    i, found, range;
-    ngx_list_t                    headers;
-    ngx_list_part_t              *part;
-    ngx_table_elt_t              *h, *nh;
+    void                         *range;
     ngx_http_persona_loc_conf_t  *lcf;
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_persona_module);
@@ -209,79 +206,25 @@ ngx_http_persona_drop_conditionals(ngx_http_request_t *r)
         return NGX_OK;
     }
 
-    found = 0;
-    range = (r->headers_in.if_range != NULL);
+    /* nginx's header parser points at the first of each */
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (ngx_http_persona_conditional(&h[i].key, range)) {
-            found = 1;
-
-            if (h[i].key.len == sizeof("If-Range") - 1
-                && ngx_strncasecmp(h[i].key.data, (u_char *) "If-Range",
-                                   h[i].key.len) == 0)
-            {
-                range = 1;
-            }
-        }
-    }
-
-    if (!found) {
+    if (r->headers_in.if_modified_since == NULL
+        && r->headers_in.if_none_match == NULL
+        && r->headers_in.if_range == NULL)
+    {
         return NGX_OK;
     }
+
+    range = r->headers_in.if_range ? (void *) 1 : NULL;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "persona dropping the conditional request headers");
 
-    /* a new list without them; what pointed into the old one stays valid */
-
-    headers = r->headers_in.headers;
-
-    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
-                      sizeof(ngx_table_elt_t))
+    if (ngx_http_persona_remove_headers_in(r, ngx_http_persona_conditional,
+                                           range)
         != NGX_OK)
     {
         return NGX_ERROR;
-    }
-
-    part = &headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (ngx_http_persona_conditional(&h[i].key, range)) {
-            continue;
-        }
-
-        nh = ngx_list_push(&r->headers_in.headers);
-        if (nh == NULL) {
-            return NGX_ERROR;
-        }
-
-        *nh = h[i];
     }
 
     r->headers_in.if_modified_since = NULL;
@@ -296,9 +239,12 @@ ngx_http_persona_drop_conditionals(ngx_http_request_t *r)
 }
 
 
-/* If-None-Match, If-Modified-Since, If-Range; and Range with If-Range */
+/*
+ * If-None-Match, If-Modified-Since, If-Range; and Range when range is not
+ * NULL (a request with If-Range)
+ */
 static ngx_uint_t
-ngx_http_persona_conditional(ngx_str_t *key, ngx_uint_t range)
+ngx_http_persona_conditional(ngx_table_elt_t *h, void *range)
 {
     static ngx_str_t  names[] = {
         ngx_string("If-None-Match"),
@@ -312,8 +258,8 @@ ngx_http_persona_conditional(ngx_str_t *key, ngx_uint_t range)
     n = range ? 4 : 3;
 
     for (k = 0; k < n; k++) {
-        if (key->len == names[k].len
-            && ngx_strncasecmp(key->data, names[k].data, key->len) == 0)
+        if (h->key.len == names[k].len
+            && ngx_strncasecmp(h->key.data, names[k].data, h->key.len) == 0)
         {
             return 1;
         }

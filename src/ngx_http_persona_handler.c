@@ -336,3 +336,57 @@ ngx_http_persona_palloc(void *pool, size_t size)
 {
     return ngx_palloc(pool, size);
 }
+
+
+
+/*
+ * Removes the request headers drop() picks by rebuilding the list (nginx
+ * has no removal); what pointed into the old parts stays valid.
+ */
+ngx_int_t
+ngx_http_persona_remove_headers_in(ngx_http_request_t *r,
+    ngx_http_persona_header_pick_pt drop, void *data)
+{
+    ngx_uint_t        i;
+    ngx_list_t        headers;
+    ngx_list_part_t  *part;
+    ngx_table_elt_t  *h, *nh;
+
+    headers = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    part = &headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (drop(&h[i], data)) {
+            continue;
+        }
+
+        nh = ngx_list_push(&r->headers_in.headers);
+        if (nh == NULL) {
+            return NGX_ERROR;
+        }
+
+        *nh = h[i];
+    }
+
+    return NGX_OK;
+}

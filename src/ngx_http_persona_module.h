@@ -188,6 +188,10 @@ extern ngx_module_t  ngx_http_persona_module;
 ngx_int_t ngx_http_persona_init_handler(ngx_conf_t *cf);
 void *ngx_http_persona_palloc(void *pool, size_t size);
 ngx_http_persona_ctx_t *ngx_http_persona_get_ctx(ngx_http_request_t *r);
+typedef ngx_uint_t (*ngx_http_persona_header_pick_pt)(ngx_table_elt_t *h,
+    void *data);
+ngx_int_t ngx_http_persona_remove_headers_in(ngx_http_request_t *r,
+    ngx_http_persona_header_pick_pt drop, void *data);
 
 /* ngx_http_persona_filter.c */
 ngx_int_t ngx_http_persona_init_filters(ngx_conf_t *cf);

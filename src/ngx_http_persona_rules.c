@@ -29,6 +29,8 @@ static void ngx_http_persona_rules_cleanup(void *data);
 static void ngx_http_persona_rules_timer(ngx_event_t *ev);
 static void ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs,
     ngx_log_t *log);
+static ngx_uint_t ngx_http_persona_experience_header(ngx_table_elt_t *h,
+    void *data);
 static ngx_int_t ngx_http_persona_set_request_headers(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 static ngx_int_t ngx_http_persona_route(ngx_http_request_t *r,
@@ -511,6 +513,28 @@ ngx_http_persona_rules_apply(ngx_http_request_t *r,
 }
 
 
+/* a request header of a name some experience sets */
+static ngx_uint_t
+ngx_http_persona_experience_header(ngx_table_elt_t *h, void *data)
+{
+    size_t                  k;
+    const persona_rules_t  *rules = data;
+
+    for (k = 0; k < rules->nrequest_header_names; k++) {
+        if (h->key.len == rules->request_header_names[k].len
+            && ngx_strncasecmp(h->key.data,
+                               (u_char *) rules->request_header_names[k].data,
+                               h->key.len)
+               == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /*
  * Clients cannot forge a header that some experience sets: every such
  * name is removed from the request, then the experience's values are
@@ -520,72 +544,22 @@ static ngx_int_t
 ngx_http_persona_set_request_headers(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx)
 {
-    size_t                   k, i, n;
+    size_t                   i, n;
     ngx_str_t                lc;
-    ngx_uint_t               j, drop;
-    ngx_list_t               headers;
     persona_str_t            value;
     persona_alloc_t          alloc;
-    ngx_list_part_t         *part;
-    ngx_table_elt_t         *h, *nh;
+    ngx_table_elt_t         *nh;
     persona_rules_t         *rules;
     const persona_header_t  *hd;
 
     rules = ctx->rules->rules;
 
-    if (rules->nrequest_header_names) {
-
-        /* rebuild the list in place, reading the old parts */
-
-        headers = r->headers_in.headers;
-
-        if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
-                          sizeof(ngx_table_elt_t))
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        part = &headers.part;
-        h = part->elts;
-
-        for (j = 0; /* void */ ; j++) {
-
-            if (j >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                j = 0;
-            }
-
-            drop = 0;
-
-            for (k = 0; k < rules->nrequest_header_names; k++) {
-                if (h[j].key.len == rules->request_header_names[k].len
-                    && ngx_strncasecmp(h[j].key.data,
-                               (u_char *) rules->request_header_names[k].data,
-                               h[j].key.len)
-                       == 0)
-                {
-                    drop = 1;
-                    break;
-                }
-            }
-
-            if (drop) {
-                continue;
-            }
-
-            nh = ngx_list_push(&r->headers_in.headers);
-            if (nh == NULL) {
-                return NGX_ERROR;
-            }
-
-            *nh = h[j];
-        }
+    if (rules->nrequest_header_names
+        && ngx_http_persona_remove_headers_in(r,
+                                   ngx_http_persona_experience_header, rules)
+           != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
     if (ctx->experience == NULL) {
