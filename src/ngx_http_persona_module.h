@@ -154,7 +154,11 @@ typedef struct {
     /* the rules the request started with, and what they chose */
     ngx_http_persona_ruleset_t     *ruleset;
     ngx_http_persona_rules_ref_t   *rules;
-    const persona_experience_t     *experience;
+    const persona_experience_t     *experience;  /* variants applied */
+    /* variant per experiment of ctx->rules (NULL: not in it), and
+     * $persona_variants */
+    const persona_variant_t       **variants;
+    ngx_str_t                       variants_text;
 
     /* attributes computed on demand (attrs.c) */
     ngx_str_t                       device;

@@ -15,6 +15,8 @@
 
 #include <sys/stat.h>
 
+#include "persona_experiment.h"
+
 
 static ngx_http_persona_ruleset_t *ngx_http_persona_ruleset(ngx_conf_t *cf,
     ngx_str_t *path);
@@ -31,6 +33,8 @@ static void ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs,
     ngx_log_t *log);
 static ngx_uint_t ngx_http_persona_experience_header(ngx_table_elt_t *h,
     void *data);
+static void ngx_http_persona_experiments(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
 static ngx_int_t ngx_http_persona_set_request_headers(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 static ngx_int_t ngx_http_persona_route(ngx_http_request_t *r,
@@ -448,6 +452,10 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
     ctx->segment.len = res.segment.len;
     ctx->experience = res.experience;
 
+    if (ref->rules->nexperiments) {
+        ngx_http_persona_experiments(r, ctx);
+    }
+
     len = 0;
 
     for (i = 0; i < res.nmatches; i++) {
@@ -476,6 +484,88 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
     }
 
     ctx->segments.len = p - ctx->segments.data;
+}
+
+
+/*
+ * The visitor's variants, $persona_variants, and the experience with the
+ * variants' overrides.  Failures leave the visitor out of experiments.
+ */
+static void
+ngx_http_persona_experiments(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx)
+{
+    u_char                       *p;
+    size_t                        i, n, nover, len;
+    persona_alloc_t               alloc;
+    persona_rules_t              *rules;
+    persona_experience_t         *xp;
+    const persona_variant_t     **v;
+    const persona_experience_t  **over;
+
+    rules = ctx->rules->rules;
+
+    v = ngx_pcalloc(r->pool, rules->nexperiments * sizeof(void *));
+    if (v == NULL) {
+        return;
+    }
+
+    n = persona_experiments_assign(rules, (char *) ctx->segment.data,
+                                   ctx->segment.len, (char *) ctx->id.data,
+                                   ctx->id.len, v);
+    if (n == 0) {
+        return;
+    }
+
+    over = ngx_palloc(r->pool, n * sizeof(void *));
+    if (over == NULL) {
+        return;
+    }
+
+    len = 0;
+    nover = 0;
+
+    for (i = 0; i < rules->nexperiments; i++) {
+        if (v[i]) {
+            len += rules->experiments[i].name.len + v[i]->name.len + 2;
+            over[nover++] = &v[i]->overrides;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    xp = ngx_palloc(r->pool, sizeof(persona_experience_t));
+
+    alloc.alloc = ngx_http_persona_palloc;
+    alloc.data = r->pool;
+
+    if (p == NULL
+        || xp == NULL
+        || persona_experience_merge(ctx->experience, over, nover, &alloc, xp)
+           != PERSONA_OK)
+    {
+        return;
+    }
+
+    ctx->variants = v;
+    ctx->experience = xp;
+    ctx->variants_text.data = p;
+
+    for (i = 0; i < rules->nexperiments; i++) {
+        if (v[i] == NULL) {
+            continue;
+        }
+
+        if (p != ctx->variants_text.data) {
+            *p++ = ',';
+        }
+
+        p = ngx_cpymem(p, rules->experiments[i].name.data,
+                       rules->experiments[i].name.len);
+        *p++ = '=';
+        p = ngx_cpymem(p, v[i]->name.data, v[i]->name.len);
+    }
+
+    ctx->variants_text.len = p - ctx->variants_text.data;
 }
 
 

@@ -15,6 +15,8 @@ static ngx_int_t ngx_http_persona_variable_status(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_persona_variable_variants(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_persona_variable_variant(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_persona_variable_profile(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static void ngx_http_persona_variable_set(ngx_http_variable_value_t *v,
@@ -44,6 +46,9 @@ static ngx_http_variable_t  ngx_http_persona_vars[] = {
 
     { ngx_string("persona_variants"), NULL,
       ngx_http_persona_variable_variants, 0, NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
+    { ngx_string("persona_variant_"), NULL, ngx_http_persona_variable_variant,
+      0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
 
     { ngx_string("persona_profile_"), NULL, ngx_http_persona_variable_profile,
       0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
@@ -157,12 +162,77 @@ ngx_http_persona_variable_status(ngx_http_request_t *r,
 }
 
 
-/* no experiments are loaded in this version: always empty */
+/* $persona_variants: "exp=variant" pairs of the visitor's experiments */
 static ngx_int_t
 ngx_http_persona_variable_variants(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_http_persona_variable_set(v, NULL, 0);
+    ngx_http_persona_ctx_t  *ctx;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    if (ctx == NULL) {
+        ngx_http_persona_variable_set(v, NULL, 0);
+        return NGX_OK;
+    }
+
+    ngx_http_persona_variable_set(v, ctx->variants_text.data,
+                                  ctx->variants_text.len);
+
+    return NGX_OK;
+}
+
+
+/*
+ * $persona_variant_NAME: the visitor's variant in experiment NAME (named
+ * the way $persona_profile_NAME is), empty when the visitor is not in
+ * it; not found for an experiment the request's rules do not have.
+ */
+static ngx_int_t
+ngx_http_persona_variable_variant(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    size_t                   i, len;
+    ngx_str_t               *name;
+    persona_rules_t         *rules;
+    const persona_str_t     *xn;
+    ngx_http_persona_ctx_t  *ctx;
+
+    name = (ngx_str_t *) data;
+    len = sizeof("persona_variant_") - 1;
+
+    ctx = ngx_http_persona_variable_ctx(r);
+
+    if (ctx == NULL || ctx->rules == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    rules = ctx->rules->rules;
+
+    for (i = 0; i < rules->nexperiments; i++) {
+        xn = &rules->experiments[i].name;
+
+        if (!persona_var_name_equal(xn->data, xn->len,
+                                    (char *) name->data + len,
+                                    name->len - len))
+        {
+            continue;
+        }
+
+        if (ctx->variants == NULL || ctx->variants[i] == NULL) {
+            ngx_http_persona_variable_set(v, NULL, 0);
+
+        } else {
+            ngx_http_persona_variable_set(v,
+                                (u_char *) ctx->variants[i]->name.data,
+                                ctx->variants[i]->name.len);
+        }
+
+        return NGX_OK;
+    }
+
+    v->not_found = 1;
 
     return NGX_OK;
 }

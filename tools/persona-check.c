@@ -83,6 +83,7 @@
 
 #include "persona_attr.h"
 #include "persona_bucket.h"
+#include "persona_experiment.h"
 #include "persona_json.h"
 #include "persona_rules.h"
 #include "persona_template.h"
@@ -652,7 +653,7 @@ static void
 check_view(check_t *ck, const persona_result_t *res, const char *id,
     check_view_t *view)
 {
-    size_t                       i, k;
+    size_t                       i;
     const persona_experiment_t  *x;
     const persona_variant_t     *v;
 
@@ -664,16 +665,9 @@ check_view(check_t *ck, const persona_result_t *res, const char *id,
     {
         x = &ck->rules->experiments[i];
 
-        for (k = 0; k < x->nsegments; k++) {
-            if (x->segments[k].len == res->segment.len
-                && memcmp(x->segments[k].data, res->segment.data,
-                          res->segment.len) == 0)
-            {
-                break;
-            }
-        }
-
-        if (x->nsegments && k == x->nsegments) {
+        if (!persona_experiment_applies(x, res->segment.data,
+                                        res->segment.len))
+        {
             continue;
         }
 
