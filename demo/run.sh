@@ -48,7 +48,7 @@ redis-cli -p "$redis_port" < "$root/demo/profiles.redis" > /dev/null
 port=$(free_port)
 sed -e "s|@MODULE@|$module|" -e "s|@RUN@|$run|g" \
     -e "s|@REDIS_PORT@|$redis_port|" -e "s|@PORT@|$port|" \
-    -e "s|@SITE@|$root/demo/site|" \
+    -e "s|@SITE@|$root/demo/site|" -e "s|@ROOT@|$root|g" \
     "$root/demo/nginx.conf.in" > "$run/nginx.conf"
 
 /usr/sbin/nginx -p "$run" -c "$run/nginx.conf" -t -q
@@ -62,22 +62,28 @@ Persona demo is running (Redis on 127.0.0.1:$redis_port, nginx on 127.0.0.1:$por
 
   Open   http://127.0.0.1:$port/   and switch visitors with the links.
 
-  Or compare two visitors from a shell:
-    curl -si -H 'Cookie: persona_id=alice' http://127.0.0.1:$port/ | grep -i x-persona
-    curl -si -H 'Cookie: persona_id=bob'   http://127.0.0.1:$port/ | grep -i x-persona
-    curl -si                               http://127.0.0.1:$port/ | grep -i x-persona
+  Or compare visitors from a shell (curl's own User-Agent is a bot):
+    curl -si -A Mozilla/5.0 -H 'Cookie: persona_id=alice' http://127.0.0.1:$port/ | grep -i x-persona
+    curl -si -A Mozilla/5.0 -H 'Cookie: persona_id=bob'   http://127.0.0.1:$port/ | grep -i x-persona
+    curl -s  -A Mozilla/5.0 -H 'Cookie: persona_id=bob'   http://127.0.0.1:$port/ | grep -i offer
+    curl -s  -A Mozilla/5.0 'http://127.0.0.1:$port/?utm_source=tiktok&utm_medium=paid_social' | grep -i '<h1>'
 
-  Edit a profile live:
-    redis-cli -p $redis_port HSET persona:profile:dana segment vip
+  Edit a profile live, or the rules (reloaded within 2 s):
+    redis-cli -p $redis_port HSET persona:profile:dana cart_items 1
+    $root/build/persona-check $root/rules/shop.json --test $root/rules/tests/shop.json
 
-  Logs: $run/error.log   Press Ctrl-C to stop.
+  Logs: $run/error.log, $run/access.log   Press Ctrl-C to stop.
 
 TXT
 
-for id in alice bob; do
+for id in alice bob carol dana nobody; do
     printf '  %-6s -> ' "$id"
-    curl -s -o /dev/null -D - -H "Cookie: persona_id=$id" \
-        "http://127.0.0.1:$port/" | grep -i '^x-persona-segment' || echo "?"
+    curl -s -o /dev/null -D - -A Mozilla/5.0 -H "Cookie: persona_id=$id" \
+        "http://127.0.0.1:$port/" | tr -d '\r' \
+        | awk -F': ' 'tolower($1) == "x-persona-segment" { s = $2 }
+                      tolower($1) == "x-persona-variants" { v = $2 }
+                      END { printf "segment %s%s\n", s ? s : "?",
+                            v ? ", variants " v : "" }'
 done
 echo
 
