@@ -2,6 +2,7 @@
 # $persona_segments, experiences (request headers, landing, redirect),
 # auto-reload.
 use Test::Nginx::Socket 'no_plan';
+use IO::Socket::INET;
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
@@ -41,6 +42,26 @@ our $Rules = <<'JSON';
   }
 }
 JSON
+
+# For --- init: replaces the rules file by a rename once nginx serves
+# (the master has read the first version), then waits for the workers'
+# auto-reload timers (longer under valgrind).
+sub replace_rules {
+    my ($text) = @_;
+    my $slow = $ENV{TEST_NGINX_USE_VALGRIND} ? 3 : 0.5;
+    for (1 .. 200) {
+        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => server_port());
+        select undef, undef, undef, 0.1;
+    }
+    select undef, undef, undef, $slow if $ENV{TEST_NGINX_USE_VALGRIND};
+    my $f = "$ENV{TEST_NGINX_SERVER_ROOT}/html/rules.json";
+    open my $fh, '>', "$f.new" or die "$f.new: $!";
+    print $fh $text;
+    close $fh;
+    rename "$f.new", $f or die "$f: $!";
+    select undef, undef, undef, $slow;
+}
 
 no_long_string();
 no_shuffle();
@@ -348,14 +369,19 @@ vip
 
 
 
-=== TEST 14: (same nginx) the file is replaced by a rename: new rules serve
+=== TEST 14: auto-reload: the file is replaced by a rename, new rules serve
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    persona_rules_auto_reload 100ms;
+--- config
+    persona_rules ../html/rules.json;
+    location = /t {
+        persona on;
+        return 200 "$persona_segment\n";
+    }
+--- user_files eval: $main::Rules
 --- init
-my $f = "$ENV{TEST_NGINX_SERVER_ROOT}/html/rules.json";
-open my $fh, '>', "$f.new" or die $!;
-print $fh '{ "segments": [ { "name": "gold-member", "when": { "profile.tier": "gold" } } ] }';
-close $fh;
-rename "$f.new", $f or die $!;
-select undef, undef, undef, 0.5;
+main::replace_rules('{ "segments": [ { "name": "gold-member", "when": { "profile.tier": "gold" } } ] }');
 --- request
 GET /t
 --- more_headers
@@ -369,19 +395,24 @@ rules.json" reloaded
 
 
 
-=== TEST 15: (same nginx) a broken version is ignored and logged once
+=== TEST 15: auto-reload: a broken version is ignored and logged
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    persona_rules_auto_reload 100ms;
+--- config
+    persona_rules ../html/rules.json;
+    location = /t {
+        persona on;
+        return 200 "$persona_segment\n";
+    }
+--- user_files eval: $main::Rules
 --- init
-my $f = "$ENV{TEST_NGINX_SERVER_ROOT}/html/rules.json";
-open my $fh, '>', "$f.new" or die $!;
-print $fh qq'{ "segments": [ { "name": "x", "when": { "profile.tier": { "equals": "gold" } } } ] }';
-close $fh;
-rename "$f.new", $f or die $!;
-select undef, undef, undef, 0.5;
+main::replace_rules('{ "segments": [ { "name": "x", "when": { "profile.tier": { "equals": "gold" } } } ] }');
 --- request
 GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-gold-member
+vip
 --- error_log eval
 qr/persona: rules ".*rules.json" changed but are invalid, the last good rules stay: .*rules.json:1:\d+: /
