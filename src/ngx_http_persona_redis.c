@@ -23,6 +23,7 @@ typedef struct {
     ngx_http_persona_redis_conf_t  *conf;
     ngx_connection_t               *connection;
     redisReader                    *reader;
+    persona_reader_fn_t             reader_fn;
     ngx_http_persona_redis_op_t    *op;
     ngx_log_t                       log;
     unsigned                        ready:1;      /* AUTH/SELECT done */
@@ -656,7 +657,7 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
     conn->log.data = NULL;
     conn->conf = rcf;
 
-    conn->reader = redisReaderCreate();
+    conn->reader = persona_reader_create(&conn->reader_fn);
     if (conn->reader == NULL) {
         ngx_free(conn);
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
@@ -877,6 +878,15 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
         r = NULL;
 
         if (redisReaderGetReply(reader, &r) != REDIS_OK) {
+            if (conn->reader_fn.refused) {
+                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
+                                            "bad redis reply: an array of "
+                                            "%uz elements (at most %d)",
+                                            conn->reader_fn.refused,
+                                            PERSONA_REPLY_MAX_ELEMENTS);
+                return NGX_ERROR;
+            }
+
             ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
                                         "bad redis reply: %s",
                                         reader->errstr);

@@ -49,3 +49,38 @@ persona_strndup(persona_alloc_t *a, const char *s, size_t len)
 
     return p;
 }
+
+
+static unsigned char
+persona_var_char(unsigned char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c | 0x20;
+    }
+
+    if (c == '-' || c == '.') {
+        return '_';
+    }
+
+    return c;
+}
+
+
+int
+persona_var_name_equal(const char *a, size_t alen, const char *b,
+    size_t blen)
+{
+    size_t  i;
+
+    if (alen != blen) {
+        return 0;
+    }
+
+    for (i = 0; i < alen; i++) {
+        if (persona_var_char(a[i]) != persona_var_char(b[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}

@@ -55,5 +55,13 @@ void persona_error_set(persona_error_t *err, const char *fmt, ...)
 void *persona_alloc(persona_alloc_t *a, size_t size);
 char *persona_strndup(persona_alloc_t *a, const char *s, size_t len);
 
+/*
+ * 1 when two names give the same nginx variable name suffix
+ * ($persona_profile_NAME, $persona_variant_NAME, as $http_NAME): ASCII
+ * case-insensitive, with "-" and "." equal to "_".
+ */
+int persona_var_name_equal(const char *a, size_t alen, const char *b,
+    size_t blen);
+
 
 #endif /* PERSONA_CORE_H */

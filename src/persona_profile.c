@@ -466,39 +466,6 @@ persona_profile_get(const persona_profile_t *p, const char *name, size_t len)
 }
 
 
-static unsigned char
-persona_var_char(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c | 0x20;
-    }
-
-    if (c == '-' || c == '.') {
-        return '_';
-    }
-
-    return c;
-}
-
-
-int
-persona_name_var_equal(const char *a, size_t alen, const char *b, size_t blen)
-{
-    size_t  i;
-
-    if (alen != blen) {
-        return 0;
-    }
-
-    for (i = 0; i < alen; i++) {
-        if (persona_var_char(a[i]) != persona_var_char(b[i])) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
 
 const persona_str_t *
 persona_profile_get_var(const persona_profile_t *p, const char *name,
@@ -507,7 +474,7 @@ persona_profile_get_var(const persona_profile_t *p, const char *name,
     size_t  i;
 
     for (i = 0; i < p->nfields; i++) {
-        if (persona_name_var_equal(p->fields[i].name.data,
+        if (persona_var_name_equal(p->fields[i].name.data,
                                    p->fields[i].name.len, name, len))
         {
             return &p->fields[i].value;
@@ -515,4 +482,50 @@ persona_profile_get_var(const persona_profile_t *p, const char *name,
     }
 
     return NULL;
+}
+
+
+#if (HIREDIS_MAJOR >= 1)
+typedef size_t  persona_reply_elements_t;
+#else
+typedef int     persona_reply_elements_t;
+#endif
+
+
+static void *
+persona_reply_create_array(const redisReadTask *task,
+    persona_reply_elements_t elements)
+{
+    persona_reader_fn_t  *fns;
+
+    fns = task->privdata;
+
+    if ((size_t) elements > PERSONA_REPLY_MAX_ELEMENTS) {
+        fns->refused = elements;
+        return NULL;
+    }
+
+    return fns->orig->createArray(task, elements);
+}
+
+
+redisReader *
+persona_reader_create(persona_reader_fn_t *fns)
+{
+    redisReader  *r;
+
+    r = redisReaderCreate();
+    if (r == NULL) {
+        return NULL;
+    }
+
+    fns->orig = r->fn;
+    fns->fn = *r->fn;
+    fns->refused = 0;
+    fns->fn.createArray = persona_reply_create_array;
+
+    r->fn = &fns->fn;
+    r->privdata = fns;
+
+    return r;
 }

@@ -48,6 +48,31 @@ typedef struct {
 } persona_profile_t;
 
 
+/*
+ * The most elements a reply array may announce.  hiredis allocates an
+ * array of the announced size before any element arrives, so a reply of
+ * 13 bytes ("*1500000000\r\n") would cost gigabytes; a profile needs at
+ * most 2 * PERSONA_PROFILE_MAX_FIELDS.
+ */
+#define PERSONA_REPLY_MAX_ELEMENTS   (2 * PERSONA_PROFILE_MAX_FIELDS + 64)
+
+
+/* a reader's function table; lives as long as the reader */
+typedef struct {
+    redisReplyObjectFunctions   fn;
+    redisReplyObjectFunctions  *orig;
+    size_t                      refused;   /* the size of a refused array */
+} persona_reader_fn_t;
+
+
+/*
+ * A hiredis reply reader that refuses (as out of memory: the reader's
+ * error) arrays announcing more than PERSONA_REPLY_MAX_ELEMENTS elements.
+ * fns is the caller's storage for the function table.  Works with
+ * hiredis 0.14 and 1.x.  Free it with redisReaderFree().
+ */
+redisReader *persona_reader_create(persona_reader_fn_t *fns);
+
 /* 1 when the id may be used as a visitor id: 1..128 bytes of
  * [A-Za-z0-9._:@-]; anything else is treated as anonymous */
 int persona_id_valid(const char *id, size_t len);
@@ -77,9 +102,6 @@ const persona_str_t *persona_profile_get(const persona_profile_t *p,
 const persona_str_t *persona_profile_get_var(const persona_profile_t *p,
     const char *name, size_t len);
 
-/* 1 when two field names collide under the variable-name rule */
-int persona_name_var_equal(const char *a, size_t alen, const char *b,
-    size_t blen);
 
 
 #endif /* PERSONA_PROFILE_H */

@@ -2099,37 +2099,6 @@ persona_segment_name_valid(const char *name, size_t len)
 }
 
 
-int
-persona_var_name_equal(const char *a, size_t alen, const char *b,
-    size_t blen)
-{
-    size_t  i;
-    char    ca, cb;
-
-    if (alen != blen) {
-        return 0;
-    }
-
-    for (i = 0; i < alen; i++) {
-        ca = (a[i] == '-' || a[i] == '.') ? '_' : a[i];
-        cb = (b[i] == '-' || b[i] == '.') ? '_' : b[i];
-
-        if (ca >= 'A' && ca <= 'Z') {
-            ca |= 0x20;
-        }
-
-        if (cb >= 'A' && cb <= 'Z') {
-            cb |= 0x20;
-        }
-
-        if (ca != cb) {
-            return 0;
-        }
-    }
-
-    return 1;
-}
-
 
 static int
 persona_str_eq(persona_str_t a, persona_str_t b)

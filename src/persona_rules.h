@@ -216,10 +216,6 @@ const persona_experience_t *persona_rules_experience(
  */
 int persona_segment_name_valid(const char *name, size_t len);
 
-/* 1 when two names give the same $persona_variant_NAME / _profile_NAME:
- * ASCII case-insensitive with "-" and "." equal to "_" */
-int persona_var_name_equal(const char *a, size_t alen, const char *b,
-    size_t blen);
 
 
 #endif /* PERSONA_RULES_H */

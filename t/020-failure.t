@@ -8,6 +8,11 @@ use IO::Socket::INET;
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} < t/data/profiles.redis"
+       . " > /dev/null") == 0
+    or die "cannot load t/data/profiles.redis into Redis on port "
+           . "$ENV{TEST_NGINX_REDIS_PORT}\n";
+
 # free loopback ports: one for the mock, one where nothing listens
 for my $name (qw(TEST_NGINX_MOCK_PORT TEST_NGINX_CLOSED_PORT)) {
     next if $ENV{$name};
@@ -159,6 +164,30 @@ Cookie: persona_id=alice
 error|default
 --- error_log
 persona: bad redis reply: Protocol error
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6b: a 13-byte reply announcing a huge array: refused before hiredis allocates it
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=2s;
+--- config
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_segment\n";
+    }
+--- tcp_listen eval: $ENV{TEST_NGINX_MOCK_PORT}
+--- tcp_reply eval: "*1500000000\r\n"
+--- request
+GET /t
+--- more_headers
+Cookie: persona_id=alice
+--- response_body
+error|default
+--- error_log
+persona: bad redis reply: an array of 1500000000 elements (at most 2112)
 --- no_error_log
 [alert]
 [crit]

@@ -350,10 +350,58 @@ test_var_lookup(void **state)
     assert_null(persona_profile_get_var(&p, "firstname", 9));
     assert_null(persona_profile_get(&p, "first_name", 10));
 
-    assert_true(persona_name_var_equal("a-b.c", 5, "A_B_C", 5));
-    assert_false(persona_name_var_equal("a-b", 3, "a-bc", 4));
+    assert_true(persona_var_name_equal("a-b.c", 5, "A_B_C", 5));
+    assert_false(persona_var_name_equal("a-b", 3, "a-bc", 4));
 
     arena_free(&a);
+}
+
+
+/* arrays announcing more elements than a profile can have are refused
+ * before hiredis allocates them */
+static void
+test_reader_bound(void **state)
+{
+    char                 buf[64];
+    void                *r;
+    redisReader         *reader;
+    redisReply          *reply;
+    persona_reader_fn_t  fns;
+
+    reader = persona_reader_create(&fns);
+    assert_non_null(reader);
+
+    /* a hash profile of two fields, nested in an array: fine */
+    snprintf(buf, sizeof(buf), "*1\r\n*4\r\n$1\r\na\r\n$1\r\nb\r\n"
+                               "$1\r\nc\r\n$1\r\nd\r\n");
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_OK);
+    assert_non_null(r);
+    reply = r;
+    assert_int_equal(reply->element[0]->elements, 4);
+    freeReplyObject(r);
+
+    /* the largest allowed announcement */
+    snprintf(buf, sizeof(buf), "*%d\r\n", PERSONA_REPLY_MAX_ELEMENTS);
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_OK);
+    assert_null(r);        /* waits for the elements */
+    redisReaderFree(reader);
+
+    /* one more, or a huge one, is an error */
+    reader = persona_reader_create(&fns);
+    snprintf(buf, sizeof(buf), "*%d\r\n", PERSONA_REPLY_MAX_ELEMENTS + 1);
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    redisReaderFree(reader);
+
+    reader = persona_reader_create(&fns);
+    snprintf(buf, sizeof(buf), "*2\r\n*1500000000\r\n");
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    redisReaderFree(reader);
 }
 
 
@@ -369,6 +417,7 @@ main(void)
         cmocka_unit_test(test_too_many_fields),
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_var_lookup),
+        cmocka_unit_test(test_reader_bound),
     };
 
     return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
