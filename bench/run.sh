@@ -1,6 +1,21 @@
 #!/usr/bin/env bash
 # Benchmark: plain nginx vs. the same page with `persona on` and one Redis
-# lookup per request (random ids over 100k profiles, keepalive pool).
+# lookup per request (random ids over 100k profiles, keepalive pool): the
+# "spine", always measured. In the same run, against the same baselines,
+# the extra cases (BENCH_CASES):
+#   rules50     persona + a 50-segment rules file (bench/make-fixtures.pl)
+#               vs. persona; and the same with browser-like requests
+#               (bench/visitor.lua: User-Agent, Accept-Language, cookies,
+#               utm queries, X-Forwarded-For) vs. persona with those
+#   geo         persona + persona_geoip2 (bench/make-geo-db.pl: 200k
+#               networks) + geo.country/geo.city rules, visitors from all
+#               over the database by X-Forwarded-For (realip), vs. persona
+#               with the same requests
+#   inject4k    a 4 KiB page with 3 slots, blocks from the rules:
+#   inject200k  persona_inject on vs. off, and the worker's memory
+#               (a fresh nginx per page size: VmHWM of that size only)
+# The locations of one nginx are measured in interleaved rounds
+# (BENCH_ROUNDS), and each comparison also round by round.
 #
 # Everything runs on loopback, on free ports, inside a mktemp -d directory,
 # and is stopped by PID on exit (also on Ctrl-C). Layout, as in issue 2:
@@ -9,8 +24,11 @@
 #
 # Usage: bench/run.sh            (make bench builds the module, then runs this)
 # Environment:
-#   BENCH_DURATION=10    measured seconds per location
-#   BENCH_WARMUP=2       warm-up seconds per location
+#   BENCH_DURATION=10    measured seconds per location, cut into
+#   BENCH_ROUNDS=5       rounds: each round measures every location of an
+#                        nginx for DURATION/ROUNDS seconds, in ABBA order,
+#                        so that a drifting shared machine hits all alike
+#   BENCH_WARMUP=2       warm-up seconds per location (before the rounds)
 #   BENCH_CONNECTIONS=32 wrk connections (threads: BENCH_THREADS=1)
 #   BENCH_PROFILES=100000 profiles loaded into Redis
 #   BENCH_REDIS_SOCKET=tcp nginx reaches Redis over loopback TCP; "unix"
@@ -21,6 +39,14 @@
 #   BENCH_NGINX=path     nginx binary (default /usr/sbin/nginx)
 #   BENCH_KEEP=1         keep the temp dir (logs, configs) after the run
 #   BENCH_STRICT=1       exit 1 when a target is missed
+#   BENCH_CASES=rules50,geo,inject  extra cases: rules50, geo, inject4k,
+#                        inject200k, inject (= both), all; "spine" (or
+#                        empty) for plain vs. persona only
+#   BENCH_GEO_NETWORKS=200000  IPv4 networks in the geo database (plus a
+#                        quarter as many IPv6 ones)
+#   BENCH_SENDFILE=off   nginx's sendfile (off is nginx's default; with on,
+#                        the inject-off pages go out by sendfile while the
+#                        injecting location reads them)
 set -euo pipefail
 shopt -s inherit_errexit
 
@@ -29,6 +55,7 @@ BENCH_DIR=$ROOT/bench
 
 DURATION=${BENCH_DURATION:-10}
 WARMUP=${BENCH_WARMUP:-2}
+ROUNDS=${BENCH_ROUNDS:-5}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-1}
 PROFILES=${BENCH_PROFILES:-100000}
@@ -37,22 +64,38 @@ LOAD_CPU=${BENCH_LOAD_CPU:-0}
 MODULE=${BENCH_MODULE:-$ROOT/build/ngx_http_persona_module.so}
 NGINX=${BENCH_NGINX:-/usr/sbin/nginx}
 REDIS_SOCKET=${BENCH_REDIS_SOCKET:-tcp}
+CASES=${BENCH_CASES-rules50,geo,inject}
+GEO_NETWORKS=${BENCH_GEO_NETWORKS:-200000}
+SENDFILE=${BENCH_SENDFILE:-off}
 
 # Targets from issue 2 ("Performance").
 TARGET_RATIO=0.75        # persona req/s >= 0.75 x plain req/s
 TARGET_OVERHEAD_US=5     # <= 5 us nginx CPU per request over plain
 SEGMENTS=(vip bargain family tech travel)
 KNOWN_ID=u000042         # expected segment: SEGMENTS[42 % 5] = family
+# Targets of the extra cases.
+TARGET_RULES_RATIO=0.95  # rules50 req/s >= 0.95 x persona ("no measurable
+                         # cost": within the run-to-run noise)
+TARGET_GEO_US=2          # geo lookup (geo - persona-v) < 2 us nginx CPU
+TARGET_INJECT_RATIO=0.9  # inject on req/s >= 0.9 x inject off, 4K and 200K
+TARGET_HWM_KB=1024       # the injector's extra peak RSS (on - off) may not
+                         # grow by more than this from 4K to 200K pages
+                         # (32 KiB per connection at -c32); a filter that
+                         # buffered pages would add ~CONNS x 196 KiB
 
 CMDLINE="bench/run.sh${*:+ $*}"
 if [ -n "${MAKELEVEL:-}" ]; then
     CMDLINE="make bench"
 fi
-for v in BENCH_DURATION BENCH_WARMUP BENCH_CONNECTIONS BENCH_THREADS \
+for v in BENCH_DURATION BENCH_ROUNDS BENCH_WARMUP BENCH_CONNECTIONS \
+         BENCH_THREADS \
          BENCH_PROFILES BENCH_NGINX_CPU BENCH_LOAD_CPU BENCH_MODULE \
-         BENCH_NGINX BENCH_REDIS_SOCKET; do
+         BENCH_NGINX BENCH_REDIS_SOCKET BENCH_CASES BENCH_GEO_NETWORKS \
+         BENCH_SENDFILE; do
     if [ -n "${!v:-}" ]; then
         CMDLINE="$v=${!v} $CMDLINE"
+    elif [ "$v" = BENCH_CASES ] && [ -n "${BENCH_CASES+set}" ]; then
+        CMDLINE="BENCH_CASES= $CMDLINE"
     fi
 done
 
@@ -61,10 +104,16 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
-for v in DURATION WARMUP CONNS THREADS PROFILES NGINX_CPU LOAD_CPU; do
+for v in DURATION WARMUP ROUNDS CONNS THREADS PROFILES NGINX_CPU LOAD_CPU
+do
     is_uint "${!v}" || die "$v must be a non-negative integer, got '${!v}'"
 done
 [ "$DURATION" -ge 1 ] || die "BENCH_DURATION must be >= 1"
+[ "$ROUNDS" -ge 1 ] || die "BENCH_ROUNDS must be >= 1"
+[ "$ROUNDS" -le "$DURATION" ] || ROUNDS=$DURATION
+SLICE=$(( DURATION / ROUNDS ))       # measured: SLICE x ROUNDS seconds
+# the inject cases' memory phases load nginx at least this long
+MEM_SECS=$(( WARMUP > 2 ? WARMUP : 2 ))
 if [ "$PROFILES" -lt 43 ] || [ "$PROFILES" -gt 1000000 ]; then
     die "BENCH_PROFILES must be within 43..1000000"
 fi
@@ -73,6 +122,29 @@ case $REDIS_SOCKET in
     tcp|unix) ;;
     *) die "BENCH_REDIS_SOCKET must be tcp or unix, got '$REDIS_SOCKET'" ;;
 esac
+case $SENDFILE in
+    on|off) ;;
+    *) die "BENCH_SENDFILE must be on or off, got '$SENDFILE'" ;;
+esac
+if ! is_uint "$GEO_NETWORKS" || [ "$GEO_NETWORKS" -lt 1 ] \
+        || [ "$GEO_NETWORKS" -gt 5000000 ]; then
+    die "BENCH_GEO_NETWORKS must be within 1..5000000"
+fi
+
+declare -A WANT=()
+IFS=', ' read -r -a CASE_LIST <<<"$CASES"
+for c in "${CASE_LIST[@]}"; do
+    case $c in
+        all)    WANT[rules50]=1; WANT[geo]=1; WANT[inject4k]=1
+                WANT[inject200k]=1 ;;
+        inject) WANT[inject4k]=1; WANT[inject200k]=1 ;;
+        rules50|geo|inject4k|inject200k) WANT[$c]=1 ;;
+        spine|none|'') ;;
+        *) die "BENCH_CASES: unknown case '$c' (rules50, geo, inject4k," \
+               "inject200k, inject, all, spine)" ;;
+    esac
+done
+want() { [ -n "${WANT[$1]:-}" ]; }
 
 
 # ---- prerequisites ---------------------------------------------------------
@@ -82,9 +154,18 @@ need() {
         || die "'$1' not found; run 'scripts/deps.sh bench' (or make bench)"
 }
 
-for c in redis-server redis-cli wrk taskset curl awk; do
+for c in redis-server redis-cli wrk taskset curl awk perl cmp; do
     need "$c"
 done
+perl -MJSON::PP -e 1 2>/dev/null \
+    || die "perl's JSON::PP is missing (apt-get install perl)"
+if want geo && ! perl -MMaxMind::DB::Writer::Tree -e 1 2>/dev/null; then
+    die "the geo case needs libmaxmind-db-writer-perl: run 'scripts/deps.sh" \
+        "bench' (or set BENCH_CASES without geo)"
+fi
+# persona-check (make tools) cross-checks the segments nginx computes
+PERSONA_CHECK=$ROOT/build/persona-check
+[ -x "$PERSONA_CHECK" ] || PERSONA_CHECK=
 [ -x "$NGINX" ] || die "nginx binary '$NGINX' not found (apt-get install nginx)"
 [ -f "$MODULE" ] || die "module '$MODULE' not found; build it first:" \
     "scripts/build-module.sh (or make bench)"
@@ -106,7 +187,8 @@ CLK_TCK=$(getconf CLK_TCK)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/persona-bench.XXXXXX")
 # nginx workers drop to "nobody" when started as root: let them in.
 chmod 0755 "$TMP"
-mkdir -p "$TMP/html/plain" "$TMP/html/persona" "$TMP/tmp" "$TMP/redis"
+mkdir -p "$TMP/html/plain" "$TMP/html/persona" "$TMP/tmp" "$TMP/redis" \
+         "$TMP/rules"
 
 REDIS_PID=
 NGINX_PID=
@@ -296,32 +378,82 @@ sed_esc() {      # escape a value for the right side of s|...|...|
     printf '%s' "$1" | sed 's/[&|\\]/\\&/g'
 }
 
-write_nginx_conf() {
-    local addr
-    if [ "$REDIS_SOCKET" = unix ]; then
-        addr="unix:$TMP/redis/redis.sock"
-    else
-        addr="127.0.0.1:$REDIS_PORT"
-    fi
-    sed -e "s|@MODULE@|$(sed_esc "$TMP/ngx_http_persona_module.so")|g" \
-        -e "s|@PREFIX@|$(sed_esc "$TMP")|g" \
-        -e "s|@PORT@|$NGINX_PORT|g" \
-        -e "s|@REDIS_ADDR@|$(sed_esc "$addr")|g" \
-        "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx.conf"
+# The known visitor's profile fields, from Redis: "field=value" lines.
+known_profile() {
+    rcli HGETALL "persona:profile:$KNOWN_ID" | tr -d '\r' \
+        | awk 'NR % 2 { k = $0; next } { print k "=" $0 }'
 }
 
-
-start_nginx() {
-    local code
+# Files nginx serves and reads, written once per run: a private copy of
+# the module, the pages, the rules of the extra cases, the geo database.
+prepare_files() {
+    local t0
     # Load a private copy: a rebuild of build/*.so during the run (other
-    # people share the checkout) would otherwise crash the worker.
+    # people share the checkout) would otherwise crash the worker, and
+    # every nginx started in this run loads the same module.
     cp "$MODULE" "$TMP/ngx_http_persona_module.so"
     MODULE_SHA=$(sha256sum "$TMP/ngx_http_persona_module.so" | cut -c1-12)
     MODULE_BUILT=$(date -u -r "$MODULE" '+%Y-%m-%d %H:%M:%S UTC')
     cp "$BENCH_DIR/page.html" "$TMP/html/plain/index.html"
     cp "$BENCH_DIR/page.html" "$TMP/html/persona/index.html"
-    chmod -R a+rX "$TMP/html"
+
+    mapfile -t KNOWN_FIELDS < <(known_profile)
+    [ "${#KNOWN_FIELDS[@]}" -ge 4 ] \
+        || die "cannot read persona:profile:$KNOWN_ID back from Redis"
+    perl "$BENCH_DIR/make-fixtures.pl" "$TMP" "$BENCH_DIR/page.html" \
+            "${KNOWN_FIELDS[@]}" \
+        || die "bench/make-fixtures.pl failed"
+    if [ -n "$PERSONA_CHECK" ]; then
+        for f in rules50 geo inject; do
+            "$PERSONA_CHECK" "$TMP/rules/$f.json" >"$TMP/check-$f.log" 2>&1 \
+                || { cat "$TMP/check-$f.log" >&2
+                     die "persona-check rejects $TMP/rules/$f.json"; }
+        done
+    fi
+    if want geo; then
+        t0=$(date +%s.%N)
+        perl "$BENCH_DIR/make-geo-db.pl" "$TMP" "$GEO_NETWORKS" \
+                "$PROFILES" || die "bench/make-geo-db.pl failed"
+        log "geo database: $GEO_NETWORKS IPv4 + $((GEO_NETWORKS / 4)) IPv6" \
+            "networks, $(( $(stat -c %s "$TMP/geo.mmdb") / 1024 )) KiB," \
+            "written in $(awk -v a="$t0" -v b="$(date +%s.%N)" \
+            'BEGIN { printf "%.1f", b - a }')s"
+    fi
+    chmod -R a+rX "$TMP/html" "$TMP/rules"
+    [ ! -f "$TMP/geo.mmdb" ] || chmod a+r "$TMP/geo.mmdb"
+}
+
+write_nginx_conf() {
+    local addr geo
+    if [ "$REDIS_SOCKET" = unix ]; then
+        addr="unix:$TMP/redis/redis.sock"
+    else
+        addr="127.0.0.1:$REDIS_PORT"
+    fi
+    if want geo; then
+        geo="persona_geoip2  $TMP/geo.mmdb;"
+    else
+        geo="# persona_geoip2: the geo case is not selected (BENCH_CASES)"
+    fi
+    sed -e "s|@MODULE@|$(sed_esc "$TMP/ngx_http_persona_module.so")|g" \
+        -e "s|@PREFIX@|$(sed_esc "$TMP")|g" \
+        -e "s|@PORT@|$NGINX_PORT|g" \
+        -e "s|@REDIS_ADDR@|$(sed_esc "$addr")|g" \
+        -e "s|@SENDFILE@|$SENDFILE|g" \
+        -e "s|@GEOIP2@|$(sed_esc "$geo")|g" \
+        "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx.conf"
+}
+
+
+nginx_logs() {
+    cat "$TMP/error.log" "$TMP/nginx.out" 2>/dev/null || true
+}
+
+start_nginx() {
+    local code logged
     for _ in 1 2 3 4 5; do
+        # only this attempt's lines count (the log is shared by restarts)
+        logged=$(nginx_logs | wc -l)
         NGINX_PORT=$(free_port)
         write_nginx_conf
         if ! "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log" \
@@ -346,8 +478,8 @@ start_nginx() {
         done
         stop_pid "$NGINX_PID" nginx
         NGINX_PID=
-        if ! grep -q 'Address already in use' "$TMP/error.log" \
-                "$TMP/nginx.out" 2>/dev/null; then
+        if ! nginx_logs | tail -n +$((logged + 1)) \
+                | grep 'Address already in use' >/dev/null; then
             die "nginx did not start on port $NGINX_PORT (see above)"
         fi
         log "port $NGINX_PORT taken, retrying"
@@ -368,6 +500,25 @@ find_worker() {
         sleep 0.1
     done
     die "no nginx worker process under master $NGINX_PID"
+}
+
+# A fresh nginx (master and worker), so the worker's peak RSS (VmHWM)
+# reflects what runs from now on only.
+restart_nginx() {
+    stop_pid "$NGINX_PID" nginx
+    NGINX_PID=
+    WORKER_PID=
+    start_nginx
+    WORKER_PID=$(find_worker)
+    log "nginx restarted: master $NGINX_PID, worker $WORKER_PID on" \
+        "127.0.0.1:$NGINX_PORT"
+}
+
+# "VmHWM VmRSS" of a process, in kB
+proc_mem() {
+    awk '$1 == "VmHWM:" { h = $2 } $1 == "VmRSS:" { r = $2 }
+         END { print h + 0, r + 0 }' "/proc/$1/status" \
+        || die "cannot read /proc/$1/status"
 }
 
 
@@ -419,22 +570,228 @@ sanity_check() {
 }
 
 
+# ---- sanity of the extra cases ----------------------------------------------
+
+VHOST=visitor.bench      # the virtual server of bench/visitor.lua (realip)
+VISITOR_UA='Mozilla/5.0 (iPhone; CPU iPhone OS 17_1 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.1 Mobile/15E148 Safari/604.1'
+VISITOR_LANG='de-CH,de;q=0.9,en;q=0.8'
+
+known() {       # known FIELD: the known visitor's profile field
+    local kv
+    for kv in "${KNOWN_FIELDS[@]}"; do
+        if [ "${kv%%=*}" = "$1" ]; then
+            printf '%s' "${kv#*=}"
+            return 0
+        fi
+    done
+}
+
+# explain_known RULES [JSON members]: persona-check's "segment segments"
+# for the known visitor ("-" for no segments)
+explain_known() {
+    local kv sep='' f=$TMP/known-attrs.json
+    {
+        printf '{ "profile": {'
+        for kv in "${KNOWN_FIELDS[@]}"; do
+            printf '%s "%s": "%s"' "$sep" "${kv%%=*}" "${kv#*=}"
+            sep=,
+        done
+        printf ' }, "cookie.persona_id": "%s"%s }\n' "$KNOWN_ID" "${2:+, $2}"
+    } >"$f"
+    "$PERSONA_CHECK" "$1" --explain "$f" 2>"$TMP/explain.err" \
+        | awk '/^segment: / { s = $2 } /^segments: / { m = $2 }
+               END { print s, (m == "" ? "-" : m) }'
+}
+
+# curl as bench/visitor.lua does: vcurl XFF PATH BODYFILE
+vcurl() {
+    curl -sS -D - -o "$3" -H "Host: $VHOST" \
+        -H "Cookie: persona_id=$KNOWN_ID; _ga=GA1.2.1.2; consent=all" \
+        -H "User-Agent: $VISITOR_UA" -H "Accept-Language: $VISITOR_LANG" \
+        -H "X-Forwarded-For: $1" "http://127.0.0.1:$NGINX_PORT$2" \
+        || die "request to $2 (Host $VHOST) failed"
+}
+
+sanity_rules50() {
+    local hdrs seg st offer segs want_seg want_segs want_offer
+    want_seg="loyal-$(known segment)"
+    want_segs=$want_seg,crawler
+    if [ -n "$PERSONA_CHECK" ]; then
+        read -r want_seg want_segs <<<"$(explain_known \
+            "$TMP/rules/rules50.json" \
+            '"request.path": "/rules50/", "header.User-Agent": ""')"
+        [ "$want_seg" = "loyal-$(known segment)" ] \
+            || die "persona-check gives $KNOWN_ID segment '$want_seg' in" \
+                   "rules50.json, expected loyal-$(known segment)"
+    fi
+    want_offer="$(known segment)-$(known tier)-$(known first_name)"
+
+    # no User-Agent, as wrk (curl's own makes the visitor a "bot")
+    hdrs=$(curl -sS -D - -o "$TMP/check.html" -A '' \
+           -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/rules50/") \
+        || die "request to /rules50/ failed"
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    st=$(header X-Persona-Status <<<"$hdrs")
+    offer=$(header X-Persona-Offer <<<"$hdrs")
+    cmp -s "$TMP/check.html" "$BENCH_DIR/page.html" \
+        || die "/rules50/ did not return the demo page"
+    if [ "$seg" != "$want_seg" ] || [ "$st" != ok ] \
+            || [ "$offer" != "$want_offer" ]; then
+        printf '%s\n' "$hdrs" >&2
+        die "/rules50/: $KNOWN_ID got segment '$seg' status '$st' offer" \
+            "'$offer', expected '$want_seg' 'ok' '$want_offer'"
+    fi
+    hdrs=$(curl -sS -D - -o /dev/null -A '' \
+           -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/rules50-debug/") \
+        || die "request to /rules50-debug/ failed"
+    segs=$(header X-Persona-Segments <<<"$hdrs")
+    [ "${segs:--}" = "$want_segs" ] \
+        || die "/rules50-debug/: segments '$segs', expected '$want_segs'"
+    log "sanity: rules50: $KNOWN_ID -> segment=$seg segments=$segs" \
+        "offer=$offer${PERSONA_CHECK:+ (as persona-check says)}"
+}
+
+# persona-v and rules50-v: the visitor server, realip, browser headers
+sanity_visitor() {
+    local hdrs seg st want_seg want_segs
+    hdrs=$(vcurl 203.0.113.7 /persona-v/ "$TMP/check.html")
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    st=$(header X-Persona-Status <<<"$hdrs")
+    cmp -s "$TMP/check.html" "$BENCH_DIR/page.html" \
+        || die "/persona-v/ did not return the demo page"
+    if [ "$seg" != "$(known segment)" ] || [ "$st" != ok ]; then
+        die "/persona-v/: $KNOWN_ID got segment '$seg' status '$st'"
+    fi
+
+    want rules50 || return 0
+    want_seg="loyal-$(known segment)"
+    want_segs=$want_seg
+    if [ -n "$PERSONA_CHECK" ]; then
+        read -r want_seg want_segs <<<"$(explain_known \
+            "$TMP/rules/rules50.json" "\"request.path\": \"/rules50-v/\",
+              \"header.User-Agent\": \"$VISITOR_UA\",
+              \"header.Accept-Language\": \"$VISITOR_LANG\",
+              \"cookie._ga\": \"GA1.2.1.2\", \"cookie.consent\": \"all\"")"
+    fi
+    hdrs=$(vcurl 203.0.113.7 /rules50-v/ "$TMP/check.html")
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    st=$(header X-Persona-Status <<<"$hdrs")
+    if [ "$seg" != "$want_seg" ] || [ "$st" != ok ]; then
+        die "/rules50-v/: $KNOWN_ID (iPhone, de-CH) got segment '$seg'" \
+            "status '$st', expected '$want_seg' 'ok'"
+    fi
+    log "sanity: visitor server: persona-v -> segment=$(known segment)," \
+        "rules50-v (iPhone, de-CH) -> segment=$seg"
+}
+
+sanity_geo() {
+    local hdrs seg geo ra offer a countries
+    hdrs=$(vcurl 203.0.113.7 /geo-debug/ /dev/null)
+    geo=$(header X-Geo <<<"$hdrs")
+    ra=$(header X-Remote-Addr <<<"$hdrs")
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    offer=$(header X-Persona-Offer <<<"$hdrs")
+    if [ "$geo" != 'DE|Berlin' ] || [ "$ra" != 203.0.113.7 ] \
+            || [ "$seg" != dach ] || [ "$offer" != dach-Berlin ]; then
+        printf '%s\n' "$hdrs" >&2
+        die "/geo-debug/ from 203.0.113.7: geo '$geo' remote_addr '$ra'" \
+            "segment '$seg' offer '$offer', expected DE|Berlin, 203.0.113.7," \
+            "dach, dach-Berlin"
+    fi
+    hdrs=$(vcurl 198.51.100.9 /geo/ "$TMP/check.html")
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    [ "$seg" = china-south ] \
+        || die "/geo/ from 198.51.100.9 (Shenzhen): segment '$seg'"
+    cmp -s "$TMP/check.html" "$BENCH_DIR/page.html" \
+        || die "/geo/ did not return the demo page"
+    hdrs=$(vcurl 192.0.2.1 /geo-debug/ /dev/null)
+    seg=$(header X-Persona-Segment <<<"$hdrs")
+    [ "$seg" = "$(known segment)" ] \
+        || die "/geo/ from an address not in the database: segment '$seg'" \
+               "(expected the profile's, $(known segment))"
+
+    # 40 addresses from the list wrk uses: all must be found
+    countries=$(
+        awk -v n="$PROFILES" 'NR % int(n / 40 + 1) == 1' \
+            "$TMP/geo-addrs.txt" | head -n 40 | while read -r a; do
+            hdrs=$(vcurl "$a" /geo-debug/ /dev/null)
+            geo=$(header X-Geo <<<"$hdrs")
+            ra=$(header X-Remote-Addr <<<"$hdrs")
+            if [ -z "${geo%%|*}" ] || { [[ $a != *:* ]] && [ "$ra" != "$a" ]; }
+            then
+                printf '%s\n' "$hdrs" >&2
+                die "/geo-debug/ from $a (in the database): geo '$geo'" \
+                    "remote_addr '$ra'"
+            fi
+            echo "${geo%%|*}"
+        done | sort | uniq -c | wc -l)
+    log "sanity: geo: 203.0.113.7 -> DE|Berlin, segment dach; 40 sample" \
+        "addresses found ($countries countries)"
+}
+
+sanity_inject() {       # sanity_inject 4k|200k
+    local size=$1 hdrs on=$TMP/check-inject-$1-on.html
+    local off=$TMP/check-inject-$1-off.html page=$TMP/html/inject-$1/index.html
+    hdrs=$(curl -sS -D - -o "$on" -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/inject-$size-on/") \
+        || die "request to /inject-$size-on/ failed"
+    [ "$(header X-Persona-Status <<<"$hdrs")" = ok ] \
+        || die "/inject-$size-on/: status '$(header X-Persona-Status \
+               <<<"$hdrs")'"
+    if ! cmp -s "$on" "$TMP/expect/inject-$size.html"; then
+        printf '%s\n' "$hdrs" >&2
+        log "body: $(wc -c <"$on") bytes, $(grep -c '<!--persona:' "$on")" \
+            "lines with slot markers; expected" \
+            "$(wc -c <"$TMP/expect/inject-$size.html") bytes"
+        cmp "$on" "$TMP/expect/inject-$size.html" >&2 || true
+        die "/inject-$size-on/ did not send the page with the 3 blocks" \
+            "injected (got $on, expected $TMP/expect/inject-$size.html)"
+    fi
+    ! grep -q '<!--/\{0,1\}persona:' "$on" \
+        || die "/inject-$size-on/: slot markers left in $on"
+    hdrs=$(curl -sS -D - -o "$off" -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/inject-$size-off/") \
+        || die "request to /inject-$size-off/ failed"
+    [ "$(header X-Persona-Status <<<"$hdrs")" = ok ] \
+        || die "/inject-$size-off/: status not ok"
+    cmp -s "$off" "$page" \
+        || die "/inject-$size-off/ changed the page (got $off, file $page)"
+    if ! grep -q '<!--persona:hero-->' "$off" \
+            || grep -q 'persona-hero' "$off"; then
+        die "/inject-$size-off/: unexpected body"
+    fi
+    curl -sS -o "$TMP/check.html" \
+        "http://127.0.0.1:$NGINX_PORT/inject-$size-on/" \
+        || die "request to /inject-$size-on/ failed"
+    grep -q 'Welcome back, friend' "$TMP/check.html" \
+        || die "/inject-$size-on/ without an id: no default blocks"
+    log "sanity: inject-$size: on -> $(wc -c <"$on") bytes, hero, offer and" \
+        "footer blocks as expected; off -> the $(wc -c <"$page")-byte page" \
+        "unchanged"
+}
+
+
 # ---- 4.-6. one location: warm-up, measured run, counters -------------------
 
-# run_wrk SECONDS PATH OUTFILE
+# run_wrk SECONDS PATH OUTFILE [SCRIPT [ARGS...]]
 run_wrk() {
-    taskset -c "$LOAD_CPU" wrk -t "$THREADS" -c "$CONNS" -d "${1}s" \
-        --latency -s "$BENCH_DIR/random-id.lua" \
-        "http://127.0.0.1:$NGINX_PORT$2" -- "$PROFILES" \
-        </dev/null >"$3" 2>&1 &
+    local secs=$1 path=$2 out=$3 script=${4:-random-id.lua}
+    shift 4 2>/dev/null || shift $#
+    [ $# -gt 0 ] || set -- "$PROFILES"
+    taskset -c "$LOAD_CPU" wrk -t "$THREADS" -c "$CONNS" -d "${secs}s" \
+        --latency -s "$BENCH_DIR/$script" \
+        "http://127.0.0.1:$NGINX_PORT$path" -- "$@" \
+        </dev/null >"$out" 2>&1 &
     WRK_PID=$!
     if ! wait "$WRK_PID"; then
         WRK_PID=
-        cat "$3" >&2
-        die "wrk failed against $2"
+        cat "$out" >&2
+        die "wrk failed against $path"
     fi
     WRK_PID=
-    grep -q '^BENCH_RESULT ' "$3" || { cat "$3" >&2; die "no wrk result"; }
+    grep -q '^BENCH_RESULT ' "$out" || { cat "$out" >&2; die "no wrk result"; }
 }
 
 # Fail loudly if the worker died (crash, or the .so changed under it).
@@ -477,31 +834,59 @@ counters_cpu() {
 # Results per location, in associative arrays keyed by "name".
 declare -A R_REQS R_RPS R_P50 R_P99 R_CPU_US R_SCHED_US R_BUSY R_REDIS_US \
            R_HGETALL R_NGX_REQS R_NEWCONN R_CLIENTS R_ERRORS R_CORE_NGX \
-           R_CORE_LOAD R_USER_US R_SYS_US R_MISSES
+           R_CORE_LOAD R_USER_US R_SYS_US R_MISSES R_SCRIPT R_HWM R_GROUP \
+           R_RSS0 R_BYTES R_SLICES R_HWM_OFF R_HWM_ON
+# sums over a location's slices (S_*), and its definition (L_*)
+declare -A S_REQS S_DUR S_T S_U S_K S_NS S_RT S_H S_M S_N S_C S_NB S_NT \
+           S_NST S_LB S_LT S_LST S_BYTES S_P50 S_P99 S_ERR_C S_ERR_R \
+           S_ERR_W S_ERR_T S_ERR_S S_CL L_PATH L_SCRIPT L_ARGS
+MEASURED=()
+GROUP=0         # run_rounds calls so far: slices of one group are paired
 
-measure() {     # measure NAME PATH
-    local name=$1 path=$2 out=$TMP/wrk-$1.txt
-    local t0 t1 s0 s1 rt0 rt1 h0 h1 c0 c1 cl n0 n1 m0 m1 line dur kv snap
-    local u0 u1 k0 k1 nb0 nt0 ns0 lb0 lt0 ls0 nb1 nt1 ns1 lb1 lt1 ls1
+# define_loc NAME PATH [SCRIPT [WRK SCRIPT ARGS...]]
+define_loc() {
+    local name=$1
+    L_PATH[$name]=$2
+    L_SCRIPT[$name]=${3:-random-id.lua}
+    shift 2
+    shift 2>/dev/null || true
+    [ $# -gt 0 ] || set -- "$PROFILES"
+    L_ARGS[$name]=$(printf '%s\n' "$@")
+}
 
-    log "$name: warm-up ${WARMUP}s"
+wrk_loc() {     # wrk_loc NAME SECONDS OUTFILE
+    local -a a
+    mapfile -t a <<<"${L_ARGS[$1]}"
+    run_wrk "$2" "${L_PATH[$1]}" "$3" "${L_SCRIPT[$1]}" "${a[@]}"
+}
+
+warmup() {      # warmup NAME
     if [ "$WARMUP" -gt 0 ]; then
-        run_wrk "$WARMUP" "$path" "$TMP/wrk-$name-warmup.txt"
+        wrk_loc "$1" "$WARMUP" "$TMP/wrk-$1-warmup.txt"
     fi
+}
+
+# One measured slice of a location: counters before and after a wrk run,
+# added to the location's sums. "measure" in the sense of issue 2, cut
+# into rounds (see run_rounds).
+slice() {       # slice NAME SECONDS
+    local name=$1 out=$TMP/wrk-$1-slice.txt
+    local t0 t1 s0 s1 rt0 rt1 h0 h1 c0 c1 cl n0 n1 m0 m1 line kv snap
+    local u0 u1 k0 k1 nb0 nt0 ns0 lb0 lt0 ls0 nb1 nt1 ns1 lb1 lt1 ls1
 
     snap=$(counters_outside)
     read -r n0 h0 c0 _ m0 <<<"$snap"
     snap=$(counters_cpu)
     read -r t0 u0 k0 s0 rt0 nb0 nt0 ns0 lb0 lt0 ls0 <<<"$snap"
 
-    log "$name: measuring ${DURATION}s (wrk -t$THREADS -c$CONNS)"
-    run_wrk "$DURATION" "$path" "$out"
+    wrk_loc "$name" "$2" "$out"
 
     snap=$(counters_cpu)
     read -r t1 u1 k1 s1 rt1 nb1 nt1 ns1 lb1 lt1 ls1 <<<"$snap"
     snap=$(counters_outside)
     read -r n1 h1 c1 cl m1 <<<"$snap"
 
+    cat "$out" >>"$TMP/wrk-$name.txt"
     line=$(grep '^BENCH_RESULT ' "$out")
     # shellcheck disable=SC2034  # all set from wrk's line, not all used
     local requests duration_us bytes err_connect err_read err_write \
@@ -509,49 +894,127 @@ measure() {     # measure NAME PATH
     for kv in ${line#BENCH_RESULT }; do
         printf -v "${kv%%=*}" '%s' "${kv#*=}"
     done
-    [ "$requests" -gt 0 ] || die "wrk completed no requests against $path"
-    dur=$duration_us
+    [ "$requests" -gt 0 ] \
+        || die "wrk completed no requests against ${L_PATH[$name]}"
 
+    S_REQS[$name]=$(( ${S_REQS[$name]:-0} + requests ))
+    S_DUR[$name]=$(( ${S_DUR[$name]:-0} + duration_us ))
+    S_BYTES[$name]=$(( ${S_BYTES[$name]:-0} + bytes ))
+    S_T[$name]=$(( ${S_T[$name]:-0} + t1 - t0 ))
+    S_U[$name]=$(( ${S_U[$name]:-0} + u1 - u0 ))
+    S_K[$name]=$(( ${S_K[$name]:-0} + k1 - k0 ))
+    S_NS[$name]=$(( ${S_NS[$name]:-0} + s1 - s0 ))
+    S_RT[$name]=$(( ${S_RT[$name]:-0} + rt1 - rt0 ))
+    S_H[$name]=$(( ${S_H[$name]:-0} + h1 - h0 ))
+    S_M[$name]=$(( ${S_M[$name]:-0} + m1 - m0 ))
+    # the after-status request counts itself
+    S_N[$name]=$(( ${S_N[$name]:-0} + n1 - n0 - 1 ))
+    # the "after" INFO call is one new connection of ours
+    S_C[$name]=$(( ${S_C[$name]:-0} + c1 - c0 - 1 ))
+    S_CL[$name]=$(( cl - 1 ))
+    S_NB[$name]=$(( ${S_NB[$name]:-0} + nb1 - nb0 ))
+    S_NT[$name]=$(( ${S_NT[$name]:-0} + nt1 - nt0 ))
+    S_NST[$name]=$(( ${S_NST[$name]:-0} + ns1 - ns0 ))
+    S_LB[$name]=$(( ${S_LB[$name]:-0} + lb1 - lb0 ))
+    S_LT[$name]=$(( ${S_LT[$name]:-0} + lt1 - lt0 ))
+    S_LST[$name]=$(( ${S_LST[$name]:-0} + ls1 - ls0 ))
+    # latency percentiles: weighted by requests over the slices
+    S_P50[$name]=$(( ${S_P50[$name]:-0} + p50_us * requests ))
+    S_P99[$name]=$(( ${S_P99[$name]:-0} + p99_us * requests ))
+    S_ERR_C[$name]=$(( ${S_ERR_C[$name]:-0} + err_connect ))
+    S_ERR_R[$name]=$(( ${S_ERR_R[$name]:-0} + err_read ))
+    S_ERR_W[$name]=$(( ${S_ERR_W[$name]:-0} + err_write ))
+    S_ERR_T[$name]=$(( ${S_ERR_T[$name]:-0} + err_timeout ))
+    S_ERR_S[$name]=$(( ${S_ERR_S[$name]:-0} + err_status ))
+    # nginx CPU us/request of this slice (schedstat: finer than ticks)
+    R_SLICES[$name]+="$(awk -v ns=$((s1 - s0)) -v r="$requests" \
+                        'BEGIN { printf "%.3f", ns / 1000 / r }') "
+}
+
+finalize() {    # finalize NAME: the location's results from its sums
+    local name=$1 requests=${S_REQS[$1]} dur=${S_DUR[$1]}
+    MEASURED+=("$name")
+    R_SCRIPT[$name]=${L_SCRIPT[$name]%.lua}
+    R_BYTES[$name]=$(awk -v b="${S_BYTES[$name]}" -v r="$requests" \
+                     'BEGIN { printf "%.0f", b / r }')
+    read -r "R_HWM[$name]" _ <<<"$(proc_mem "$WORKER_PID")"
+    R_GROUP[$name]=$GROUP
     R_REQS[$name]=$requests
     R_RPS[$name]=$(awk -v r="$requests" -v d="$dur" \
                    'BEGIN { printf "%.0f", r / (d / 1e6) }')
-    R_P50[$name]=$(awk -v v="$p50_us" 'BEGIN { printf "%.3f", v / 1000 }')
-    R_P99[$name]=$(awk -v v="$p99_us" 'BEGIN { printf "%.3f", v / 1000 }')
-    R_CPU_US[$name]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" \
+    R_P50[$name]=$(awk -v v="${S_P50[$name]}" -v r="$requests" \
+                   'BEGIN { printf "%.3f", v / r / 1000 }')
+    R_P99[$name]=$(awk -v v="${S_P99[$name]}" -v r="$requests" \
+                   'BEGIN { printf "%.3f", v / r / 1000 }')
+    R_CPU_US[$name]=$(awk -v t="${S_T[$name]}" -v hz="$CLK_TCK" \
         -v r="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
-    R_USER_US[$name]=$(awk -v t=$((u1 - u0)) -v hz="$CLK_TCK" \
+    R_USER_US[$name]=$(awk -v t="${S_U[$name]}" -v hz="$CLK_TCK" \
         -v r="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
-    R_SYS_US[$name]=$(awk -v t=$((k1 - k0)) -v hz="$CLK_TCK" \
+    R_SYS_US[$name]=$(awk -v t="${S_K[$name]}" -v hz="$CLK_TCK" \
         -v r="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
-    R_SCHED_US[$name]=$(awk -v ns=$((s1 - s0)) -v r="$requests" \
+    R_SCHED_US[$name]=$(awk -v ns="${S_NS[$name]}" -v r="$requests" \
         'BEGIN { printf "%.2f", ns / 1000 / r }')
-    R_BUSY[$name]=$(awk -v t=$((t1 - t0)) -v hz="$CLK_TCK" -v d="$dur" \
+    R_BUSY[$name]=$(awk -v t="${S_T[$name]}" -v hz="$CLK_TCK" -v d="$dur" \
         'BEGIN { printf "%.0f", 100 * (t / hz) / (d / 1e6) }')
-    R_REDIS_US[$name]=$(awk -v t=$((rt1 - rt0)) -v hz="$CLK_TCK" \
+    R_REDIS_US[$name]=$(awk -v t="${S_RT[$name]}" -v hz="$CLK_TCK" \
         -v r="$requests" 'BEGIN { printf "%.2f", t / hz * 1e6 / r }')
-    R_CORE_NGX[$name]="$(pct $((nb1 - nb0)) $((nt1 - nt0)))%"
-    R_CORE_NGX[$name]+=" (steal $(pct $((ns1 - ns0)) $((nt1 - nt0)))%)"
-    R_CORE_LOAD[$name]="$(pct $((lb1 - lb0)) $((lt1 - lt0)))%"
-    R_CORE_LOAD[$name]+=" (steal $(pct $((ls1 - ls0)) $((lt1 - lt0)))%)"
-    R_HGETALL[$name]=$((h1 - h0))
-    R_MISSES[$name]=$((m1 - m0))
-    # the after-status request counts itself
-    R_NGX_REQS[$name]=$((n1 - n0 - 1))
-    # the "after" INFO call is one new connection of ours
-    R_NEWCONN[$name]=$((c1 - c0 - 1))
-    R_CLIENTS[$name]=$((cl - 1))
-    R_ERRORS[$name]="connect=$err_connect read=$err_read write=$err_write"
-    R_ERRORS[$name]+=" timeout=$err_timeout non2xx=$err_status"
-    if [ $((err_connect + err_read + err_write + err_timeout + err_status)) \
-            -ne 0 ]; then
+    R_CORE_NGX[$name]="$(pct "${S_NB[$name]}" "${S_NT[$name]}")%"
+    R_CORE_NGX[$name]+=" (steal $(pct "${S_NST[$name]}" "${S_NT[$name]}")%)"
+    R_CORE_LOAD[$name]="$(pct "${S_LB[$name]}" "${S_LT[$name]}")%"
+    R_CORE_LOAD[$name]+=" (steal $(pct "${S_LST[$name]}" "${S_LT[$name]}")%)"
+    R_HGETALL[$name]=${S_H[$name]}
+    R_MISSES[$name]=${S_M[$name]}
+    R_NGX_REQS[$name]=${S_N[$name]}
+    R_NEWCONN[$name]=${S_C[$name]}
+    R_CLIENTS[$name]=${S_CL[$name]}
+    R_ERRORS[$name]="connect=${S_ERR_C[$name]} read=${S_ERR_R[$name]}"
+    R_ERRORS[$name]+=" write=${S_ERR_W[$name]} timeout=${S_ERR_T[$name]}"
+    R_ERRORS[$name]+=" non2xx=${S_ERR_S[$name]}"
+    if [ $(( S_ERR_C[$name] + S_ERR_R[$name] + S_ERR_W[$name] \
+             + S_ERR_T[$name] + S_ERR_S[$name] )) -ne 0 ]; then
         log "WARNING: $name: wrk errors: ${R_ERRORS[$name]}"
     fi
+}
+
+# run_rounds NAME...: warm each location up, then ROUNDS rounds of one
+# DURATION/ROUNDS-second slice per location, in ABBA order (forward in
+# odd rounds, backward in even ones), so that a drift of the machine
+# (other work on a shared host) hits every location alike and each
+# comparison can be made round by round.
+run_rounds() {
+    local n r
+    local -a order
+    GROUP=$((GROUP + 1))
+    if [ "$WARMUP" -gt 0 ]; then
+        for n; do
+            log "$n: warm-up ${WARMUP}s"
+            warmup "$n"
+        done
+    fi
+    for ((r = 1; r <= ROUNDS; r++)); do
+        order=("$@")
+        if [ $((r % 2)) -eq 0 ]; then
+            order=()
+            for ((n = $#; n >= 1; n--)); do
+                order+=("${!n}")
+            done
+        fi
+        log "round $r/$ROUNDS: ${order[*]} (${SLICE}s each," \
+            "wrk -t$THREADS -c$CONNS)"
+        for n in "${order[@]}"; do
+            slice "$n" "$SLICE"
+        done
+    done
+    for n; do
+        finalize "$n"
+    done
 }
 
 
 # ---- main ------------------------------------------------------------------
 
 log "temp dir $TMP"
+T_START=$(date +%s)
 start_redis
 log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT (cpu $LOAD_CPU)"
 T_LOAD=$(date +%s.%N)
@@ -559,14 +1022,65 @@ load_profiles
 log "loaded $PROFILES profiles in $(awk -v a="$T_LOAD" -v b="$(date +%s.%N)" \
     'BEGIN { printf "%.1f", b - a }')s"
 
+prepare_files
 start_nginx
 WORKER_PID=$(find_worker)
 log "nginx master $NGINX_PID, worker $WORKER_PID on 127.0.0.1:$NGINX_PORT" \
     "(cpu $NGINX_CPU)"
 sanity_check
+want rules50 && sanity_rules50
+if want rules50 || want geo; then
+    sanity_visitor
+fi
+want geo && sanity_geo
 
-measure plain /plain/
-measure persona /persona/
+# The spine and the extra cases of this nginx (bench/nginx.conf.in), all
+# in one set of interleaved rounds. persona-v, rules50-v and geo send the
+# same requests (bench/visitor.lua, with the geo database's addresses
+# when there is one).
+define_loc plain /plain/
+define_loc persona /persona/
+LOCS=(plain persona)
+VISITOR_ARGS=("$PROFILES")
+if want geo; then
+    VISITOR_ARGS+=("$TMP/geo-addrs.txt")
+fi
+if want rules50; then
+    define_loc rules50 /rules50/
+    define_loc rules50-v /rules50-v/ visitor.lua "${VISITOR_ARGS[@]}"
+    LOCS+=(rules50 rules50-v)
+fi
+if want rules50 || want geo; then
+    define_loc persona-v /persona-v/ visitor.lua "${VISITOR_ARGS[@]}"
+    LOCS+=(persona-v)
+fi
+if want geo; then
+    define_loc geo /geo/ visitor.lua "${VISITOR_ARGS[@]}"
+    LOCS+=(geo)
+fi
+run_rounds "${LOCS[@]}"
+
+# Injection: a fresh nginx per page size, so that the worker's VmHWM
+# reflects that size only: its RSS at start, its peak after the off
+# location's warm-up, then after the on location's (the injector's extra
+# peak is the difference), then on and off in interleaved rounds.
+for size in 4k 200k; do
+    want "inject$size" || continue
+    define_loc "inject-$size-on" "/inject-$size-on/"
+    define_loc "inject-$size-off" "/inject-$size-off/"
+    restart_nginx
+    read -r _ rss0 <<<"$(proc_mem "$WORKER_PID")"
+    R_RSS0[$size]=$rss0
+    sanity_inject "$size"
+    log "inject-$size-off: warm-up ${MEM_SECS}s, then VmHWM"
+    wrk_loc "inject-$size-off" "$MEM_SECS" "$TMP/wrk-inject-$size-off-warmup.txt"
+    read -r "R_HWM_OFF[$size]" _ <<<"$(proc_mem "$WORKER_PID")"
+    log "inject-$size-on: warm-up ${MEM_SECS}s, then VmHWM"
+    wrk_loc "inject-$size-on" "$MEM_SECS" "$TMP/wrk-inject-$size-on-warmup.txt"
+    read -r "R_HWM_ON[$size]" _ <<<"$(proc_mem "$WORKER_PID")"
+    WARMUP=0 run_rounds "inject-$size-on" "inject-$size-off"
+done
+T_END=$(date +%s)
 
 # ---- 7. report -------------------------------------------------------------
 
@@ -592,6 +1106,102 @@ v_over=$(awk -v o="$overhead" -v t="$TARGET_OVERHEAD_US" \
 v_cmds=$(( R_HGETALL[persona] == R_NGX_REQS[persona] ))
 v_conn=$(( R_NEWCONN[persona] == 0 ))
 
+# ---- extra cases: each location against its baseline of this run ----------
+
+has() { [ -n "${R_REQS[$1]:-}" ]; }
+rps_ratio() {
+    awk -v a="${R_RPS[$1]}" -v b="${R_RPS[$2]}" 'BEGIN { printf "%.3f", a / b }'
+}
+d_us() {
+    awk -v a="${R_CPU_US[$1]}" -v b="${R_CPU_US[$2]}" \
+        'BEGIN { printf "%+.2f", a - b }'
+}
+d_sched() {
+    awk -v a="${R_SCHED_US[$1]}" -v b="${R_SCHED_US[$2]}" \
+        'BEGIN { printf "%+.2f", a - b }'
+}
+ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) }'; }
+# "min..max" of NAME - BASE nginx CPU us/request (schedstat) round by round
+d_rounds() {
+    if [ "${R_GROUP[$1]}" != "${R_GROUP[$2]}" ]; then
+        echo '(other nginx)'
+        return 0
+    fi
+    awk -v a="${R_SLICES[$1]}" -v b="${R_SLICES[$2]}" 'BEGIN {
+        n = split(a, x, " "); split(b, y, " ")
+        for (i = 1; i <= n; i++) {
+            d = x[i] - y[i]
+            if (i == 1 || d < lo) lo = d
+            if (i == 1 || d > hi) hi = d
+        }
+        printf "%+.1f..%+.1f", lo, hi }'
+}
+lt() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 < b + 0) }'; }
+
+# what each extra location is compared with
+declare -A BASE=(
+    [rules50]=persona [persona-v]=persona [rules50-v]=persona-v
+    [geo]=persona-v [inject-4k-on]=inject-4k-off [inject-4k-off]=persona
+    [inject-200k-on]=inject-200k-off [inject-200k-off]=plain
+)
+
+EXTRA_TARGETS=()        # lines of the targets block
+V_EXTRA=1               # all extra targets met
+extra_target() {        # extra_target OK(0/1) WHAT GOT...
+    local v=$1 what=$2
+    shift 2
+    [ "$v" -eq 1 ] || V_EXTRA=0
+    EXTRA_TARGETS+=("$(printf '  %-4s %-40s got %s' "$(verdict "$v")" \
+                       "$what" "$*")")
+}
+
+if has rules50; then
+    r=$(rps_ratio rules50 persona)
+    got="$r ($(d_us rules50 persona) us/req nginx CPU, sched"
+    got+=" $(d_sched rules50 persona))"
+    if has rules50-v; then
+        got+="; browser requests rules50-v/persona-v $(rps_ratio rules50-v \
+            persona-v) ($(d_us rules50-v persona-v) us/req)"
+    fi
+    extra_target "$(ge "$r" "$TARGET_RULES_RATIO")" \
+        "rules50 throughput vs persona >= $TARGET_RULES_RATIO" "$got"
+fi
+if has geo; then
+    d=$(d_us geo persona-v)
+    extra_target "$(lt "$d" "$TARGET_GEO_US")" \
+        "geo lookup < $TARGET_GEO_US us/request" \
+        "$d us (geo - persona-v, sched $(d_sched geo persona-v);" \
+        "geo - persona $(d_us geo persona))"
+fi
+# req/s ratio, and nginx's capacity ratio (us/request off / on): when the
+# off location does not saturate nginx (wrk's core is the bottleneck with
+# 200 KiB pages), req/s alone would hide the injector's cost. Both count.
+for size in 4k 200k; do
+    if has "inject-$size-on" && has "inject-$size-off"; then
+        r=$(rps_ratio "inject-$size-on" "inject-$size-off")
+        cap=$(awk -v a="${R_CPU_US[inject-$size-off]}" \
+                  -v b="${R_CPU_US[inject-$size-on]}" \
+                  'BEGIN { printf "%.3f", a / b }')
+        extra_target "$(( $(ge "$r" "$TARGET_INJECT_RATIO") \
+                          && $(ge "$cap" "$TARGET_INJECT_RATIO") ))" \
+            "inject ${size^^} on/off throughput >= $TARGET_INJECT_RATIO" \
+            "req/s $r, nginx capacity $cap" \
+            "($(d_us "inject-$size-on" "inject-$size-off") us/req, sched" \
+            "$(d_sched "inject-$size-on" "inject-$size-off"))"
+    fi
+done
+# the injector's extra peak RSS per page size: VmHWM after the on
+# location's warm-up minus after the off location's, in a fresh nginx
+if [ -n "${R_HWM_ON[4k]:-}" ] && [ -n "${R_HWM_ON[200k]:-}" ]; then
+    X4=$(( R_HWM_ON[4k] - R_HWM_OFF[4k] ))
+    X200=$(( R_HWM_ON[200k] - R_HWM_OFF[200k] ))
+    extra_target "$(( X200 - X4 <= TARGET_HWM_KB ))" \
+        "VmHWM 200K vs 4K: injector +<= ${TARGET_HWM_KB} kB" \
+        "$(( X200 - X4 )) kB (VmHWM 4K ${R_HWM_ON[4k]} kB, 200K" \
+        "${R_HWM_ON[200k]} kB; injector's extra peak: 4K $X4, 200K $X200" \
+        "kB)"
+fi
+
 report() {
     local n
     echo "persona bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -606,9 +1216,9 @@ report() {
     echo "redis:    $(redis-server --version | awk '{ print $3 }'), cpu" \
          "$LOAD_CPU; $PROFILES hash profiles; nginx connects over" \
          "$REDIS_SOCKET"
-    echo "wrk:      -t$THREADS -c$CONNS -d${DURATION}s --latency" \
-         "(warm-up ${WARMUP}s), cpu $LOAD_CPU; random persona_id cookie" \
-         "per request"
+    echo "wrk:      -t$THREADS -c$CONNS --latency, $ROUNDS interleaved rounds" \
+         "of ${SLICE}s per location (warm-up ${WARMUP}s), cpu $LOAD_CPU;" \
+         "random persona_id cookie per request"
     echo "machine:  $(uname -r), $NCPU cpus," \
          "$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
     echo
@@ -634,6 +1244,16 @@ report() {
          "(ids outside the loaded range); ${R_CLIENTS[persona]} clients" \
          "connected after it (the worker's pool)"
     echo "nginx error log: $ERRLOG_WARN lines at warn or above"
+    if [ "$ERRLOG_WARN" -gt 0 ]; then
+        grep '\[warn\]\|\[error\]\|\[crit\]\|\[alert\]\|\[emerg\]' \
+            "$TMP/error.log" \
+            | sed -E 's/^[0-9/]+ [0-9:]+ (\[[a-z]+\]) [0-9]+#[0-9]+: (\*[0-9]+ )?/\1 /' \
+            | sort | uniq -c \
+            | sort -rn | head -n 5 | sed 's/^/  /' || true
+    fi
+    if [ -n "${T_END:-}" ]; then
+        echo "run time: $(( T_END - T_START )) s"
+    fi
     echo
     echo "persona/plain throughput:      $ratio"
     echo "persona nginx CPU overhead:    $overhead us/request" \
@@ -641,6 +1261,10 @@ report() {
     echo "Redis commands per request:    $cmd_per_req per wrk request," \
          "$cmd_per_ngx per nginx request"
     echo
+    if [ "${#MEASURED[@]}" -gt 2 ]; then
+        report_extra
+        echo
+    fi
     echo "targets (issue 2):"
     printf '  %-4s throughput ratio >= %s          got %s\n' \
         "$(verdict "$v_ratio")" "$TARGET_RATIO" "$ratio"
@@ -652,6 +1276,9 @@ report() {
     printf ' nginx requests\n'
     printf '  %-4s 0 new Redis connections in run    got %s\n' \
         "$(verdict "$v_conn")" "${R_NEWCONN[persona]}"
+    if [ "${#EXTRA_TARGETS[@]}" -gt 0 ]; then
+        printf '%s\n' "${EXTRA_TARGETS[@]}"
+    fi
     if [ "${R_BUSY[plain]}" -lt 90 ] || [ "${R_BUSY[persona]}" -lt 90 ]; then
         echo
         echo "note: the nginx worker was not saturated (busy" \
@@ -659,7 +1286,7 @@ report() {
              "is not nginx's full capacity; the us/request figures are the" \
              "comparable ones."
     fi
-    for n in plain persona; do
+    for n in "${MEASURED[@]}"; do
         if [ "$(( ${R_CORE_NGX[$n]%%%*} - R_BUSY[$n] ))" -gt 5 ]; then
             echo "note: other processes used" \
                  "$(( ${R_CORE_NGX[$n]%%%*} - R_BUSY[$n] ))% of cpu" \
@@ -669,12 +1296,93 @@ report() {
     done
 }
 
+report_extra() {
+    local n b lines
+    echo "extra cases (BENCH_CASES=$CASES), same run, same nginx settings;" \
+         "sendfile $SENDFILE"
+    echo "  rules50   /rules50/: persona + rules/rules50.json (50 segments;" \
+         "the known visitor matches" \
+         "$( [ -n "$PERSONA_CHECK" ] && explain_known \
+             "$TMP/rules/rules50.json" \
+             '"request.path": "/rules50/", "header.User-Agent": ""' \
+             | awk '{ print split($2, a, ",") }' || echo '?') of them)"
+    echo "  persona-v, rules50-v, geo: Host $VHOST (realip from" \
+         "X-Forwarded-For), browser-like requests (bench/visitor.lua)"
+    if has geo; then
+        echo "  geo       persona_geoip2 with $GEO_NETWORKS IPv4 +" \
+             "$((GEO_NETWORKS / 4)) IPv6 networks" \
+             "($(( $(stat -c %s "$TMP/geo.mmdb") / 1024 )) KiB), rules on" \
+             "geo.country/geo.city; every X-Forwarded-For is in the database"
+    fi
+    echo "  inject-*  persona + rules/inject.json (blocks for hero, offer," \
+         "footer) on a 4096 / 204800-byte page, persona_inject on/off;" \
+         "a fresh nginx per page size"
+    echo "  ratio = req/s / req/s of base; d_us = nginx CPU us/request -" \
+         "base's (ticks), d_sched the same from schedstat, d_rounds its" \
+         "range over the $ROUNDS rounds (each round's slices back to back)"
+    echo
+    printf '%-15s %8s %7s %7s %7s %10s %9s %7s %6s  %-15s %6s %8s %8s %s\n' \
+        location req/s p50_ms p99_ms resp_B ngx_us/req sched_us ngx_cpu \
+        /plain base ratio d_us d_sched d_rounds
+    for n in "${MEASURED[@]}"; do
+        b=${BASE[$n]:-}
+        if [ -n "$b" ] && has "$b"; then
+            printf -v lines '%-15s %6s %8s %8s %s' "$b" \
+                "$(rps_ratio "$n" "$b")" "$(d_us "$n" "$b")" \
+                "$(d_sched "$n" "$b")" "$(d_rounds "$n" "$b")"
+        else
+            lines='-'
+        fi
+        printf '%-15s %8s %7s %7s %7s %10s %9s %6s%% %6s  %s\n' \
+            "$n" "${R_RPS[$n]}" "${R_P50[$n]}" "${R_P99[$n]}" \
+            "${R_BYTES[$n]}" "${R_CPU_US[$n]}" "${R_SCHED_US[$n]}" \
+            "${R_BUSY[$n]}" "$(rps_ratio "$n" plain)" "$lines"
+    done
+    echo
+    for n in "${MEASURED[@]}"; do
+        case $n in plain|persona) continue ;; esac
+        echo "$n: wrk requests ${R_REQS[$n]} (${R_SCRIPT[$n]}.lua), nginx" \
+             "${R_NGX_REQS[$n]}, HGETALL ${R_HGETALL[$n]}, new Redis" \
+             "connections ${R_NEWCONN[$n]}, wrk errors: ${R_ERRORS[$n]};" \
+             "user ${R_USER_US[$n]} + kernel ${R_SYS_US[$n]} us/req;" \
+             "cpu $NGINX_CPU busy ${R_CORE_NGX[$n]}, cpu $LOAD_CPU busy" \
+             "${R_CORE_LOAD[$n]}"
+    done
+    if [ -n "${R_RSS0[*]:-}" ]; then
+        echo
+        echo "nginx worker memory, a fresh nginx per page size (kB): RSS at" \
+             "start; VmHWM after ${MEM_SECS}s of the off location, after" \
+             "${MEM_SECS}s more of the on location, after the rounds"
+        for n in 4k 200k; do
+            [ -n "${R_HWM_ON[$n]:-}" ] || continue
+            printf '  %-5s %8s -> off %8s -> on %8s (injector +%s) -> %8s\n' \
+                "${n^^}" "${R_RSS0[$n]}" "${R_HWM_OFF[$n]}" \
+                "${R_HWM_ON[$n]}" \
+                "$(( R_HWM_ON[$n] - R_HWM_OFF[$n] ))" "${R_HWM[inject-$n-on]}"
+        done
+        if [ -n "${X4:-}" ]; then
+            echo "  injector's extra peak, 200K - 4K: $(( X200 - X4 )) kB for" \
+                 "$CONNS connections ($(awk -v d=$(( X200 - X4 )) \
+                 -v c="$CONNS" 'BEGIN { printf "%.1f", d / c }') kB each)"
+        fi
+    fi
+    lines=$(awk '$1 != "plain" && $1 != "persona"' <<<"$(for n in \
+        "${MEASURED[@]}"; do echo "$n ${R_BUSY[$n]}"; done)" \
+        | awk '$2 < 90 { printf "%s%s (%s%%)", s, $1, $2; s = ", " }')
+    if [ -n "$lines" ]; then
+        echo
+        echo "note: nginx worker not saturated in $lines: req/s there is" \
+             "bounded by the load core (wrk + redis), the us/request" \
+             "figures are the comparable ones."
+    fi
+}
+
 mkdir -p "$BENCH_DIR/results"
 RESULT_FILE=$BENCH_DIR/results/$(date -u +%Y%m%dT%H%M%SZ).txt
 report | tee -a "$RESULT_FILE"
 {
     echo
-    for n in plain persona; do
+    for n in "${MEASURED[@]}"; do
         echo "--- wrk output, $n"
         grep -v '^BENCH_RESULT ' "$TMP/wrk-$n.txt"
     done
@@ -682,7 +1390,7 @@ report | tee -a "$RESULT_FILE"
 log "results appended to ${RESULT_FILE#"$ROOT"/}"
 
 OK=1
-if [ "$(( v_ratio && v_over && v_cmds && v_conn ))" -ne 1 ] \
+if [ "$(( v_ratio && v_over && v_cmds && v_conn && V_EXTRA ))" -ne 1 ] \
         && [ -n "${BENCH_STRICT:-}" ]; then
     exit 1
 fi

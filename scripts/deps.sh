@@ -11,7 +11,8 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            liblist-moreutils-perl libmaxmind-db-writer-perl clang
            libclang-rt-14-dev curl"
 demo_pkgs="$build_pkgs redis-server redis-tools curl"
-bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl"
+bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
+            libmaxmind-db-writer-perl"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
 valgrind_pkgs="$test_pkgs valgrind"
 
