@@ -689,6 +689,13 @@ persona_cond_regex(persona_cond_t *c, const persona_jnode_t *v,
         return PERSONA_ERROR;
     }
 
+    /*
+     * Machine code for the pattern where PCRE2 has a JIT (x86-64, ARM...):
+     * pcre2_match() then uses it.  Without one, or when it fails, the
+     * interpreter matches.
+     */
+    (void) pcre2_jit_compile(c->re, PCRE2_JIT_COMPLETE);
+
     return PERSONA_OK;
 }
 

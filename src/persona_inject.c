@@ -1,7 +1,8 @@
 /*
  * Slot injection state machine: see persona_inject.h for the contract.
  *
- * The scanner sits in TEXT, finding '<' with memchr.  From a '<' it
+ * The scanner sits in TEXT, finding with memchr the next '<' that can
+ * begin a candidate (persona_inject_next_lt()).  From that '<' it
  * follows one candidate (a marker, or "</head" when the data layer is
  * still wanted) byte by byte.  Every byte of a candidate except its
  * first is a pattern byte, a name byte, '-' or the final '>', none of
@@ -49,6 +50,8 @@ static int persona_inject_end_hold(persona_inject_t *st,
     persona_inject_event_e type);
 static int persona_inject_marker(persona_inject_t *st);
 static int persona_inject_name_char(unsigned char c);
+static const char *persona_inject_next_lt(const persona_inject_t *st,
+    const char *p, const char *end);
 
 
 void
@@ -92,7 +95,7 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
     while (p < end) {
 
         if (st->state == PERSONA_INJECT_S_TEXT) {
-            lt = memchr(p, '<', end - p);
+            lt = persona_inject_next_lt(st, p, end);
             if (lt == NULL) {
                 p = end;
                 break;
@@ -500,4 +503,45 @@ persona_inject_name_char(unsigned char c)
 {
     return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
            || (c >= '0' && c <= '9') || c == '_';
+}
+
+
+/*
+ * The next '<' in [p, end) that can begin a candidate: one followed by
+ * '!', by '/' while "</head" is wanted, or the chunk's last byte (its
+ * follower is in the next chunk).  Any other '<' would fail at the next
+ * byte and leave no trace, so it is not visited.  Without "</head"
+ * wanted, the scan looks for the rare '!' instead of the frequent '<'.
+ */
+static const char *
+persona_inject_next_lt(const persona_inject_t *st, const char *p,
+    const char *end)
+{
+    const char  *q;
+
+    if (st->head_wanted) {
+        for (q = memchr(p, '<', end - p);
+             q != NULL;
+             q = memchr(q + 1, '<', end - q - 1))
+        {
+            if (q + 1 == end || q[1] == '!' || q[1] == '/') {
+                return q;
+            }
+        }
+
+        return NULL;
+    }
+
+    for (q = p; q < end; q++) {
+        q = memchr(q, '!', end - q);
+        if (q == NULL) {
+            break;
+        }
+
+        if (q > p && q[-1] == '<') {
+            return q - 1;
+        }
+    }
+
+    return (end > p && end[-1] == '<') ? end - 1 : NULL;
 }
