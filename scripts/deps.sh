@@ -9,7 +9,9 @@ build_pkgs="gcc make pkg-config nginx nginx-dev libhiredis-dev libjansson-dev
 test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            libtest-base-perl libtext-diff-perl libtest-longstring-perl
            liblist-moreutils-perl libmaxmind-db-writer-perl clang
-           libclang-rt-14-dev curl"
+           libclang-rt-14-dev curl
+           liburi-perl libhttp-message-perl libio-socket-ssl-perl
+           libipc-run-perl"
 demo_pkgs="$build_pkgs redis-server redis-tools curl"
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
             libmaxmind-db-writer-perl"
