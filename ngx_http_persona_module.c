@@ -55,6 +55,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       0,
       NULL },
 
+    { ngx_string("persona_id_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_persona_id_cookie,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("persona_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_persona_redis,
@@ -240,6 +247,7 @@ ngx_http_persona_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->enable = NGX_CONF_UNSET;
+    conf->id_cookie = NGX_CONF_UNSET_PTR;
     conf->profile_format = NGX_CONF_UNSET_UINT;
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->inject = NGX_CONF_UNSET;
@@ -262,6 +270,16 @@ ngx_http_persona_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->enable, prev->enable, 0);
     ngx_conf_merge_uint_value(conf->profile_format, prev->profile_format,
                               PERSONA_FORMAT_HASH);
+
+    ngx_conf_merge_ptr_value(conf->id_cookie, prev->id_cookie, NULL);
+
+    if (conf->ids == NULL && conf->id_cookie) {
+        /* $cookie_NAME of persona_id_cookie NAME */
+        conf->ids = ngx_http_persona_id_cookie_ids(cf, conf->id_cookie);
+        if (conf->ids == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
 
     if (conf->ids == NULL) {
         if (prev->ids == NULL) {

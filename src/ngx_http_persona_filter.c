@@ -300,6 +300,15 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
 
     changed = 0;
 
+    if (ctx->new_id && ctx->id_cookie) {
+        /* a response with a visitor's id is that visitor's */
+        if (ngx_http_persona_set_id_cookie(r, ctx) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        changed = 1;
+    }
+
     if (xp && xp->nresponse_headers && ngx_http_persona_add_header_status(r))
     {
         if (ngx_http_persona_response_headers(r, ctx) != NGX_OK) {

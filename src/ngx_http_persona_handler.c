@@ -134,6 +134,7 @@ static ngx_int_t
 ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     ngx_http_persona_ctx_t *ctx)
 {
+    ngx_int_t                      rc;
     ngx_str_t                      key;
     ngx_http_cleanup_t            *cln;
     ngx_http_persona_redis_op_t   *op;
@@ -145,17 +146,31 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (ctx->id.len == 0) {
-        ctx->status = NGX_HTTP_PERSONA_ANONYMOUS;
-        goto done;
-    }
-
-    if (!persona_id_valid((const char *) ctx->id.data, ctx->id.len)) {
+    if (ctx->id.len
+        && !persona_id_valid((const char *) ctx->id.data, ctx->id.len))
+    {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "persona: invalid visitor id (%uz bytes), "
                       "treated as anonymous", ctx->id.len);
         ngx_str_null(&ctx->id);
+    }
+
+    if (ctx->id.len == 0) {
         ctx->status = NGX_HTTP_PERSONA_ANONYMOUS;
+
+        if (lcf->id_cookie) {
+            rc = ngx_http_persona_issue_id(r, lcf, ctx);
+
+            if (rc == NGX_ERROR) {
+                return NGX_HTTP_INTERNAL_SERVER_ERROR;
+            }
+
+            if (rc == NGX_OK) {
+                /* a new id has no profile yet */
+                ctx->status = NGX_HTTP_PERSONA_MISS;
+            }
+        }
+
         goto done;
     }
 

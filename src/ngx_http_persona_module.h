@@ -123,9 +123,17 @@ typedef struct {
 } ngx_http_persona_main_conf_t;
 
 
+/* persona_id_cookie */
+typedef struct {
+    ngx_str_t                   name;
+    ngx_str_t                   attrs;        /* "; Path=/; Max-Age=..." */
+} ngx_http_persona_id_cookie_t;
+
+
 typedef struct {
     ngx_flag_t                  enable;
     ngx_array_t                *ids;          /* ngx_http_complex_value_t */
+    ngx_http_persona_id_cookie_t *id_cookie;  /* NULL: no cookie issued */
     ngx_http_complex_value_t   *profile_key;
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;
@@ -158,6 +166,8 @@ typedef struct {
     /* variant per experiment of ctx->rules (NULL: not in it), and
      * $persona_variants */
     const persona_variant_t       **variants;
+    /* the cookie an id issued now goes out in */
+    ngx_http_persona_id_cookie_t   *id_cookie;
     ngx_str_t                       variants_text;
 
     /* attributes computed on demand (attrs.c) */
@@ -196,6 +206,16 @@ typedef ngx_uint_t (*ngx_http_persona_header_pick_pt)(ngx_table_elt_t *h,
     void *data);
 ngx_int_t ngx_http_persona_remove_headers_in(ngx_http_request_t *r,
     ngx_http_persona_header_pick_pt drop, void *data);
+
+/* ngx_http_persona_id.c */
+char *ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_array_t *ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
+    ngx_http_persona_id_cookie_t *idc);
+ngx_int_t ngx_http_persona_issue_id(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx);
+ngx_int_t ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
 
 /* ngx_http_persona_filter.c */
 ngx_int_t ngx_http_persona_init_filters(ngx_conf_t *cf);

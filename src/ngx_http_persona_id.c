@@ -1,0 +1,309 @@
+/*
+ * persona_id_cookie: a random 128-bit visitor id for visitors without
+ * one, sent as a cookie.  On the request that issues it $persona_id is
+ * the new id, $persona_new is 1, Redis is not asked (a new id has no
+ * profile) and the status is "miss".  The Set-Cookie header is added by
+ * the header filter of the main request, so error pages and upstream
+ * responses carry it too; subrequests never set it.
+ */
+
+#include "ngx_http_persona_module.h"
+
+#include <sys/random.h>
+
+
+#define NGX_HTTP_PERSONA_ID_BYTES   16
+
+
+static ngx_conf_enum_t  ngx_http_persona_samesite[] = {
+    { ngx_string("lax"), 0 },
+    { ngx_string("strict"), 1 },
+    { ngx_string("none"), 2 },
+    { ngx_null_string, 0 }
+};
+
+
+/*
+ * persona_id_cookie name [domain=D] [path=/] [max_age=1y] [secure]
+ *     [httponly] [samesite=lax|strict|none]
+ */
+char *
+ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_persona_loc_conf_t *lcf = conf;
+
+    u_char                          *p, c;
+    time_t                           max_age;
+    ngx_str_t                       *value, domain, path, s;
+    ngx_uint_t                       i, k, secure, httponly, samesite;
+    ngx_http_persona_id_cookie_t    *idc;
+
+    if (lcf->id_cookie != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        return "expects a cookie name of 1 to 64 characters";
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        c = value[1].data[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+              || (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid cookie name \"%V\": use letters, "
+                               "digits, \"_\", \"-\" and \".\"", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    ngx_str_null(&domain);
+    ngx_str_set(&path, "/");
+    max_age = 365 * 24 * 60 * 60;
+    secure = 0;
+    httponly = 0;
+    samesite = 0;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "domain=", 7) == 0) {
+            domain.data = value[i].data + 7;
+            domain.len = value[i].len - 7;
+
+        } else if (ngx_strncmp(value[i].data, "path=", 5) == 0) {
+            path.data = value[i].data + 5;
+            path.len = value[i].len - 5;
+
+            if (path.len == 0 || path.data[0] != '/') {
+                goto invalid;
+            }
+
+        } else if (ngx_strncmp(value[i].data, "max_age=", 8) == 0) {
+            s.data = value[i].data + 8;
+            s.len = value[i].len - 8;
+
+            max_age = ngx_parse_time(&s, 1);
+            if (max_age == (time_t) NGX_ERROR) {
+                goto invalid;
+            }
+
+        } else if (ngx_strcmp(value[i].data, "secure") == 0) {
+            secure = 1;
+
+        } else if (ngx_strcmp(value[i].data, "httponly") == 0) {
+            httponly = 1;
+
+        } else if (ngx_strncmp(value[i].data, "samesite=", 9) == 0) {
+            s.data = value[i].data + 9;
+            s.len = value[i].len - 9;
+
+            for (k = 0; ngx_http_persona_samesite[k].name.len; k++) {
+                if (s.len == ngx_http_persona_samesite[k].name.len
+                    && ngx_strncasecmp(s.data,
+                                       ngx_http_persona_samesite[k].name.data,
+                                       s.len)
+                       == 0)
+                {
+                    break;
+                }
+            }
+
+            if (ngx_http_persona_samesite[k].name.len == 0) {
+                goto invalid;
+            }
+
+            samesite = k;
+
+        } else {
+            goto invalid;
+        }
+
+        /* no bytes that would end the attribute or the header */
+        for (k = 0; k < value[i].len; k++) {
+            if (value[i].data[k] < 0x21 || value[i].data[k] == ';'
+                || value[i].data[k] == 0x7f)
+            {
+                goto invalid;
+            }
+        }
+    }
+
+    if (samesite == 2 && !secure) {
+        return "with samesite=none needs secure (browsers ignore the cookie "
+               "otherwise)";
+    }
+
+    idc = ngx_pcalloc(cf->pool, sizeof(ngx_http_persona_id_cookie_t));
+    if (idc == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    idc->name = value[1];
+
+    /* "; Domain=D; Path=P; Max-Age=N; Secure; HttpOnly; SameSite=Lax" */
+
+    idc->attrs.data = ngx_pnalloc(cf->pool,
+                                  sizeof("; Domain=") - 1 + domain.len
+                                  + sizeof("; Path=") - 1 + path.len
+                                  + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
+                                  + sizeof("; Secure; HttpOnly") - 1
+                                  + sizeof("; SameSite=Strict") - 1);
+    if (idc->attrs.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p = idc->attrs.data;
+
+    if (domain.len) {
+        p = ngx_sprintf(p, "; Domain=%V", &domain);
+    }
+
+    p = ngx_sprintf(p, "; Path=%V; Max-Age=%T", &path, max_age);
+
+    if (secure) {
+        p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
+    }
+
+    if (httponly) {
+        p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
+    }
+
+    p = ngx_cpymem(p, "; SameSite=", sizeof("; SameSite=") - 1);
+    p = ngx_cpymem(p, samesite == 0 ? "Lax" : samesite == 1 ? "Strict"
+                                                            : "None",
+                   samesite == 1 ? 6 : samesite == 0 ? 3 : 4);
+
+    idc->attrs.len = p - idc->attrs.data;
+
+    lcf->id_cookie = idc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* the default persona_id with persona_id_cookie NAME: $cookie_NAME */
+ngx_array_t *
+ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
+    ngx_http_persona_id_cookie_t *idc)
+{
+    ngx_str_t                          v;
+    ngx_array_t                       *ids;
+    ngx_http_complex_value_t          *cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    ids = ngx_array_create(cf->pool, 1, sizeof(ngx_http_complex_value_t));
+    if (ids == NULL) {
+        return NULL;
+    }
+
+    cv = ngx_array_push(ids);
+    if (cv == NULL) {
+        return NULL;
+    }
+
+    v.len = sizeof("$cookie_") - 1 + idc->name.len;
+    v.data = ngx_pnalloc(cf->pool, v.len);
+    if (v.data == NULL) {
+        return NULL;
+    }
+
+    ngx_sprintf(v.data, "$cookie_%V", &idc->name);
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = &v;
+    ccv.complex_value = cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NULL;
+    }
+
+    return ids;
+}
+
+
+/*
+ * A new id for this visitor: 32 hex digits from the kernel's random
+ * generator (getrandom() does not block once the pool is initialized;
+ * with GRND_NONBLOCK it fails instead).  NGX_DECLINED: no randomness.
+ */
+ngx_int_t
+ngx_http_persona_issue_id(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx)
+{
+    u_char  *p;
+    u_char   rnd[NGX_HTTP_PERSONA_ID_BYTES];
+
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
+                      "persona: getrandom() failed, no visitor id issued");
+        return NGX_DECLINED;
+    }
+
+    p = ngx_pnalloc(r->pool, 2 * sizeof(rnd));
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_hex_dump(p, rnd, sizeof(rnd));
+
+    ctx->id.data = p;
+    ctx->id.len = 2 * sizeof(rnd);
+    ctx->new_id = 1;
+    ctx->id_cookie = lcf->id_cookie;
+
+    return NGX_OK;
+}
+
+
+/* header filter, main request: Set-Cookie for an id issued now */
+ngx_int_t
+ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx)
+{
+    u_char                        *p;
+    ngx_table_elt_t               *h;
+    ngx_http_persona_id_cookie_t  *idc;
+
+    idc = ctx->id_cookie;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = ngx_pnalloc(r->pool, idc->name.len + 1 + ctx->id.len
+                             + idc->attrs.len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+#if (nginx_version >= 1023000)
+    h->next = NULL;
+#endif
+    ngx_str_set(&h->key, "Set-Cookie");
+    h->value.data = p;
+
+    p = ngx_cpymem(p, idc->name.data, idc->name.len);
+    *p++ = '=';
+    p = ngx_cpymem(p, ctx->id.data, ctx->id.len);
+    p = ngx_cpymem(p, idc->attrs.data, idc->attrs.len);
+
+    h->value.len = p - h->value.data;
+
+    return NGX_OK;
+}
