@@ -119,11 +119,11 @@ typedef struct {
 } check_attrs_t;
 
 
-/* the experience a visitor gets: base plus the variants' overrides */
+/* the experience a visitor gets: base plus the variants' overrides,
+ * merged as nginx merges them (persona_experience_merge) */
 typedef struct {
     const persona_experience_t  *base;
-    const persona_experience_t  *over[CHECK_MAX_EXPERIMENTS];
-    size_t                       nover;
+    persona_experience_t         merged;
     const persona_experiment_t  *exp[CHECK_MAX_EXPERIMENTS];
     const persona_variant_t     *variant[CHECK_MAX_EXPERIMENTS];
     unsigned                     bucket[CHECK_MAX_EXPERIMENTS];
@@ -653,12 +653,14 @@ static void
 check_view(check_t *ck, const persona_result_t *res, const char *id,
     check_view_t *view)
 {
-    size_t                       i;
-    const persona_experiment_t  *x;
-    const persona_variant_t     *v;
+    size_t                        i, nover;
+    const persona_variant_t      *v;
+    const persona_experiment_t   *x;
+    const persona_experience_t   *over[CHECK_MAX_EXPERIMENTS];
 
     memset(view, 0, sizeof(check_view_t));
     view->base = res->experience;
+    nover = 0;
 
     for (i = 0; i < ck->rules->nexperiments
                 && view->nexp < CHECK_MAX_EXPERIMENTS; i++)
@@ -680,12 +682,16 @@ check_view(check_t *ck, const persona_result_t *res, const char *id,
             view->variant[view->nexp] = v;
 
             if (v) {
-                view->over[view->nover++] = &v->overrides;
+                over[nover++] = &v->overrides;
             }
         }
 
         view->nexp++;
     }
+
+    /* check_alloc() exits when memory runs out: the merge cannot fail */
+    (void) persona_experience_merge(view->base, over, nover, &ck->alloc,
+                                    &view->merged);
 }
 
 
@@ -693,26 +699,19 @@ static const persona_header_t *
 check_header(const check_view_t *view, int request, const char *name,
     size_t len)
 {
-    size_t                       i, k, n;
-    persona_header_t            *h;
-    const persona_experience_t  *e;
+    size_t                   k, n;
+    const persona_header_t  *h;
 
-    for (i = 0; i <= view->nover; i++) {
-        e = (i < view->nover) ? view->over[i] : view->base;
+    h = request ? view->merged.request_headers
+                : view->merged.response_headers;
+    n = request ? view->merged.nrequest_headers
+                : view->merged.nresponse_headers;
 
-        if (e == NULL) {
-            continue;
-        }
-
-        h = request ? e->request_headers : e->response_headers;
-        n = request ? e->nrequest_headers : e->nresponse_headers;
-
-        for (k = 0; k < n; k++) {
-            if (h[k].name.len == len
-                && strncasecmp(h[k].name.data, name, len) == 0)
-            {
-                return &h[k];
-            }
+    for (k = 0; k < n; k++) {
+        if (h[k].name.len == len
+            && strncasecmp(h[k].name.data, name, len) == 0)
+        {
+            return &h[k];
         }
     }
 
@@ -723,18 +722,14 @@ check_header(const check_view_t *view, int request, const char *name,
 static const persona_block_t *
 check_block(const check_view_t *view, const char *name, size_t len)
 {
-    size_t                       i, k;
-    const persona_experience_t  *e;
+    size_t                  k;
+    const persona_block_t  *b;
 
-    for (i = 0; i <= view->nover; i++) {
-        e = (i < view->nover) ? view->over[i] : view->base;
+    b = view->merged.blocks;
 
-        for (k = 0; e && k < e->nblocks; k++) {
-            if (e->blocks[k].name.len == len
-                && memcmp(e->blocks[k].name.data, name, len) == 0)
-            {
-                return &e->blocks[k];
-            }
+    for (k = 0; k < view->merged.nblocks; k++) {
+        if (b[k].name.len == len && memcmp(b[k].name.data, name, len) == 0) {
+            return &b[k];
         }
     }
 
@@ -746,25 +741,15 @@ static const persona_route_t *
 check_route(const check_view_t *view, int redirect, const char *path,
     size_t len)
 {
-    size_t                       i, k, n;
-    persona_route_t             *r;
-    const persona_experience_t  *e;
+    size_t                  k, n;
+    const persona_route_t  *r;
 
-    for (i = 0; i <= view->nover; i++) {
-        e = (i < view->nover) ? view->over[i] : view->base;
+    r = redirect ? view->merged.redirect : view->merged.landing;
+    n = redirect ? view->merged.nredirect : view->merged.nlanding;
 
-        if (e == NULL) {
-            continue;
-        }
-
-        r = redirect ? e->redirect : e->landing;
-        n = redirect ? e->nredirect : e->nlanding;
-
-        for (k = 0; k < n; k++) {
-            if (r[k].path.len == len && memcmp(r[k].path.data, path, len) == 0)
-            {
-                return &r[k];
-            }
+    for (k = 0; k < n; k++) {
+        if (r[k].path.len == len && memcmp(r[k].path.data, path, len) == 0) {
+            return &r[k];
         }
     }
 
@@ -885,12 +870,11 @@ check_print_view(check_t *ck, const check_view_t *view, check_attrs_t *attrs)
 {
     int                          request;
     char                         hbuf[PERSONA_HEADER_MAX];
-    size_t                       i, k, n;
+    size_t                       i, k, n, len;
     persona_str_t                out;
-    persona_header_t            *h;
     const persona_block_t       *b;
     const persona_route_t       *r;
-    const persona_header_t      *eh;
+    const persona_header_t      *h;
     const persona_experience_t  *e;
     const persona_experiment_t  *x;
 
@@ -936,76 +920,45 @@ check_print_view(check_t *ck, const check_view_t *view, check_attrs_t *attrs)
 
     /* every name once, rendered as nginx would */
 
+    e = &view->merged;
+
     for (request = 1; request >= 0; request--) {
-        for (i = 0; i <= view->nover; i++) {
-            e = (i < view->nover) ? view->over[i] : view->base;
+        h = request ? e->request_headers : e->response_headers;
+        n = request ? e->nrequest_headers : e->nresponse_headers;
 
-            if (e == NULL) {
-                continue;
-            }
+        for (k = 0; k < n; k++) {
+            len = persona_template_render(h[k].value, PERSONA_ESCAPE_HEADER,
+                                          check_lookup, attrs, hbuf,
+                                          sizeof(hbuf));
+            printf("  %s header %s: ", request ? "request" : "response",
+                   h[k].name.data);
 
-            h = request ? e->request_headers : e->response_headers;
-            n = request ? e->nrequest_headers : e->nresponse_headers;
+            if (len == 0) {
+                printf("(renders empty: not sent)\n");
 
-            for (k = 0; k < n; k++) {
-                eh = check_header(view, request, h[k].name.data,
-                                  h[k].name.len);
-                if (eh != &h[k]) {
-                    continue;
-                }
-
-                n = persona_template_render(eh->value, PERSONA_ESCAPE_HEADER,
-                                            check_lookup, attrs, hbuf,
-                                            sizeof(hbuf));
-                printf("  %s header %s: ", request ? "request" : "response",
-                       eh->name.data);
-
-                if (n == 0) {
-                    printf("(renders empty: not sent)\n");
-
-                } else {
-                    printf("%.*s\n", (int) n, hbuf);
-                }
-
-                n = request ? e->nrequest_headers : e->nresponse_headers;
+            } else {
+                printf("%.*s\n", (int) len, hbuf);
             }
         }
     }
 
-    for (i = 0; i <= view->nover; i++) {
-        e = (i < view->nover) ? view->over[i] : view->base;
+    for (k = 0; k < e->nblocks; k++) {
+        b = &e->blocks[k];
 
-        for (k = 0; e && k < e->nblocks; k++) {
-            b = check_block(view, e->blocks[k].name.data,
-                            e->blocks[k].name.len);
-            if (b != &e->blocks[k]) {
-                continue;
-            }
+        persona_template_render_alloc(b->tpl, PERSONA_ESCAPE_HTML,
+                                      check_lookup, attrs, &ck->alloc, &out);
+        printf("  block %s: %.*s%s", b->name.data, (int) out.len, out.data,
+               (out.len && out.data[out.len - 1] == '\n') ? "" : "\n");
+    }
 
-            persona_template_render_alloc(b->tpl, PERSONA_ESCAPE_HTML,
-                                          check_lookup, attrs, &ck->alloc,
-                                          &out);
-            printf("  block %s: %.*s%s", b->name.data, (int) out.len,
-                   out.data,
-                   (out.len && out.data[out.len - 1] == '\n') ? "" : "\n");
-        }
+    for (k = 0; k < e->nlanding; k++) {
+        r = &e->landing[k];
+        printf("  landing %s -> %s\n", r->path.data, r->target.data);
+    }
 
-        for (k = 0; e && k < e->nlanding; k++) {
-            r = check_route(view, 0, e->landing[k].path.data,
-                            e->landing[k].path.len);
-            if (r == &e->landing[k]) {
-                printf("  landing %s -> %s\n", r->path.data, r->target.data);
-            }
-        }
-
-        for (k = 0; e && k < e->nredirect; k++) {
-            r = check_route(view, 1, e->redirect[k].path.data,
-                            e->redirect[k].path.len);
-            if (r == &e->redirect[k]) {
-                printf("  redirect %s -> %s (302)\n", r->path.data,
-                       r->target.data);
-            }
-        }
+    for (k = 0; k < e->nredirect; k++) {
+        r = &e->redirect[k];
+        printf("  redirect %s -> %s (302)\n", r->path.data, r->target.data);
     }
 }
 
