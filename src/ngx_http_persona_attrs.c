@@ -189,36 +189,23 @@ static ngx_int_t
 ngx_http_persona_attr_header(ngx_http_request_t *r, const persona_str_t *name,
     ngx_str_t *value)
 {
+    ngx_str_t         n;
     ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    n.data = (u_char *) name->data;
+    n.len = name->len;
+    part = NULL;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0 || h[i].key.len != name->len) {
-            continue;
-        }
-
-        if (ngx_strncasecmp(h[i].key.data, (u_char *) name->data, name->len)
-            == 0)
-        {
-            *value = h[i].value;
-            return NGX_OK;
-        }
+    h = ngx_http_persona_header_next(&r->headers_in.headers, &n, &part, &i);
+    if (h == NULL) {
+        return NGX_DECLINED;
     }
+
+    *value = h->value;
+
+    return NGX_OK;
 }
 
 
@@ -235,29 +222,16 @@ ngx_http_persona_attr_cookie(ngx_http_request_t *r, const persona_str_t *name,
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    static ngx_str_t  cookie = ngx_string("Cookie");
 
-    for (i = 0; /* void */ ; i++) {
+    part = NULL;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                return NGX_DECLINED;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0 || h[i].key.len != 6
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "cookie", 6) != 0)
-        {
-            continue;
-        }
-
-        p = h[i].value.data;
-        end = p + h[i].value.len;
+    while ((h = ngx_http_persona_header_next(&r->headers_in.headers, &cookie,
+                                             &part, &i))
+           != NULL)
+    {
+        p = h->value.data;
+        end = p + h->value.len;
 
         while (p < end) {
             while (p < end && (*p == ' ' || *p == ';' || *p == '\t')) {
@@ -289,6 +263,8 @@ ngx_http_persona_attr_cookie(ngx_http_request_t *r, const persona_str_t *name,
             }
         }
     }
+
+    return NGX_DECLINED;
 }
 
 

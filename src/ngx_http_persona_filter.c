@@ -429,40 +429,22 @@ ngx_http_persona_encoded(ngx_http_request_t *r)
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
+    static ngx_str_t  name = ngx_string("Content-Encoding");
 
-    for (i = 0; /* void */ ; i++) {
+    part = NULL;
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
+    while ((h = ngx_http_persona_header_next(&r->headers_out.headers, &name, &part, &i)) != NULL) {
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || h[i].key.len != sizeof("Content-Encoding") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Content-Encoding",
-                               h[i].key.len)
-               != 0)
-        {
-            continue;
-        }
-
-        if (h[i].value.len == 0
-            || (h[i].value.len == sizeof("identity") - 1
-                && ngx_strncasecmp(h[i].value.data, (u_char *) "identity",
-                                   h[i].value.len)
+        if (h->value.len == 0
+            || (h->value.len == sizeof("identity") - 1
+                && ngx_strncasecmp(h->value.data, (u_char *) "identity",
+                                   h->value.len)
                    == 0))
         {
             continue;
         }
 
-        return &h[i];
+        return h;
     }
 
     return NULL;
@@ -529,7 +511,7 @@ ngx_http_persona_private(ngx_http_request_t *r)
     u_char           *p, *cc;
     size_t            len;
     ngx_str_t         value;
-    ngx_uint_t        i, n;
+    ngx_uint_t        i;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h;
 
@@ -538,72 +520,32 @@ ngx_http_persona_private(ngx_http_request_t *r)
     /* every Cache-Control line, joined */
 
     len = 0;
-    n = 0;
+    part = NULL;
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
-
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].hash == 0
-            || h[i].key.len != name.len
-            || ngx_strncasecmp(h[i].key.data, name.data, name.len) != 0)
-        {
-            continue;
-        }
-
-        len += h[i].value.len + 2;
-        n++;
+    while ((h = ngx_http_persona_header_next(&r->headers_out.headers, &name, &part, &i)) != NULL) {
+        len += h->value.len + 2;
     }
 
     cc = (u_char *) "";
 
-    if (n) {
+    if (len) {
         cc = ngx_pnalloc(r->pool, len);
         if (cc == NULL) {
             return NGX_ERROR;
         }
 
         p = cc;
+        part = NULL;
 
-        part = &r->headers_out.headers.part;
-        h = part->elts;
-
-        for (i = 0; /* void */ ; i++) {
-
-            if (i >= part->nelts) {
-                if (part->next == NULL) {
-                    break;
-                }
-
-                part = part->next;
-                h = part->elts;
-                i = 0;
-            }
-
-            if (h[i].hash == 0
-                || h[i].key.len != name.len
-                || ngx_strncasecmp(h[i].key.data, name.data, name.len) != 0)
-            {
-                continue;
-            }
-
+        while ((h = ngx_http_persona_header_next(&r->headers_out.headers, &name, &part, &i))
+               != NULL)
+        {
             if (p != cc) {
                 *p++ = ',';
                 *p++ = ' ';
             }
 
-            p = ngx_cpymem(p, h[i].value.data, h[i].value.len);
+            p = ngx_cpymem(p, h->value.data, h->value.len);
         }
 
         len = p - cc;
@@ -653,31 +595,18 @@ static void
 ngx_http_persona_clear_header(ngx_http_request_t *r, u_char *name,
     size_t len)
 {
+    ngx_str_t                          n;
     ngx_uint_t                         i;
     ngx_list_part_t                   *part;
     ngx_table_elt_t                   *h, **ph;
     const ngx_http_persona_builtin_t  *b;
 
-    part = &r->headers_out.headers.part;
-    h = part->elts;
+    n.data = name;
+    n.len = len;
+    part = NULL;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len == len
-            && ngx_strncasecmp(h[i].key.data, name, len) == 0)
-        {
-            h[i].hash = 0;
-        }
+    while ((h = ngx_http_persona_header_next(&r->headers_out.headers, &n, &part, &i)) != NULL) {
+        h->hash = 0;
     }
 
     b = ngx_http_persona_builtin(name, len);

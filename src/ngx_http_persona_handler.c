@@ -405,3 +405,48 @@ ngx_http_persona_remove_headers_in(ngx_http_request_t *r,
 
     return NGX_OK;
 }
+
+
+/*
+ * The next live header of this name (ASCII case-insensitive) in a
+ * request's or response's list: *part NULL starts at the first one;
+ * *part and *i keep the position.
+ */
+ngx_table_elt_t *
+ngx_http_persona_header_next(ngx_list_t *headers, ngx_str_t *name,
+    ngx_list_part_t **part, ngx_uint_t *i)
+{
+    ngx_table_elt_t  *h;
+
+    if (*part == NULL) {
+        *part = &headers->part;
+        *i = 0;
+
+    } else {
+        (*i)++;
+    }
+
+    for ( ;; ) {
+
+        if (*i >= (*part)->nelts) {
+            if ((*part)->next == NULL) {
+                return NULL;
+            }
+
+            *part = (*part)->next;
+            *i = 0;
+            continue;
+        }
+
+        h = &((ngx_table_elt_t *) (*part)->elts)[*i];
+
+        if (h->hash != 0
+            && h->key.len == name->len
+            && ngx_strncasecmp(h->key.data, name->data, name->len) == 0)
+        {
+            return h;
+        }
+
+        (*i)++;
+    }
+}

@@ -206,6 +206,8 @@ typedef ngx_uint_t (*ngx_http_persona_header_pick_pt)(ngx_table_elt_t *h,
     void *data);
 ngx_int_t ngx_http_persona_remove_headers_in(ngx_http_request_t *r,
     ngx_http_persona_header_pick_pt drop, void *data);
+ngx_table_elt_t *ngx_http_persona_header_next(ngx_list_t *headers,
+    ngx_str_t *name, ngx_list_part_t **part, ngx_uint_t *i);
 
 /* ngx_http_persona_id.c */
 char *ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
