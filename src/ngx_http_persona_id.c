@@ -15,12 +15,15 @@
 #define NGX_HTTP_PERSONA_ID_BYTES   16
 
 
-static ngx_conf_enum_t  ngx_http_persona_samesite[] = {
-    { ngx_string("lax"), 0 },
-    { ngx_string("strict"), 1 },
-    { ngx_string("none"), 2 },
-    { ngx_null_string, 0 }
+/* samesite=value (any case) and how the attribute spells it */
+static ngx_str_t  ngx_http_persona_samesite[][2] = {
+    { ngx_string("lax"), ngx_string("Lax") },
+    { ngx_string("strict"), ngx_string("Strict") },
+    { ngx_string("none"), ngx_string("None") },
+    { ngx_null_string, ngx_null_string }
 };
+
+#define NGX_HTTP_PERSONA_SAMESITE_NONE  2
 
 
 /*
@@ -101,10 +104,10 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             s.data = value[i].data + 9;
             s.len = value[i].len - 9;
 
-            for (k = 0; ngx_http_persona_samesite[k].name.len; k++) {
-                if (s.len == ngx_http_persona_samesite[k].name.len
+            for (k = 0; ngx_http_persona_samesite[k][0].len; k++) {
+                if (s.len == ngx_http_persona_samesite[k][0].len
                     && ngx_strncasecmp(s.data,
-                                       ngx_http_persona_samesite[k].name.data,
+                                       ngx_http_persona_samesite[k][0].data,
                                        s.len)
                        == 0)
                 {
@@ -112,7 +115,7 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
                 }
             }
 
-            if (ngx_http_persona_samesite[k].name.len == 0) {
+            if (ngx_http_persona_samesite[k][0].len == 0) {
                 goto invalid;
             }
 
@@ -132,7 +135,7 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    if (samesite == 2 && !secure) {
+    if (samesite == NGX_HTTP_PERSONA_SAMESITE_NONE && !secure) {
         return "with samesite=none needs secure (browsers ignore the cookie "
                "otherwise)";
     }
@@ -172,10 +175,8 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         p = ngx_cpymem(p, "; HttpOnly", sizeof("; HttpOnly") - 1);
     }
 
-    p = ngx_cpymem(p, "; SameSite=", sizeof("; SameSite=") - 1);
-    p = ngx_cpymem(p, samesite == 0 ? "Lax" : samesite == 1 ? "Strict"
-                                                            : "None",
-                   samesite == 1 ? 6 : samesite == 0 ? 3 : 4);
+    p = ngx_sprintf(p, "; SameSite=%V",
+                    &ngx_http_persona_samesite[samesite][1]);
 
     idc->attrs.len = p - idc->attrs.data;
 
