@@ -127,6 +127,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   attrs;        /* "; Path=/; Max-Age=..." */
+    ngx_str_t                   attrs_ssl;    /* the same over https */
 } ngx_http_persona_id_cookie_t;
 
 
