@@ -8,7 +8,9 @@ module="$root/build/ngx_http_persona_module.so"
 run=$(mktemp -d /tmp/persona-demo.XXXXXX)
 pids=()
 
+# stops everything and exits (a signal used to let the script run on)
 cleanup() {
+    local rc=${1:-$?}
     trap - EXIT INT TERM
     for pid in "${pids[@]}"; do
         kill "$pid" 2>/dev/null || true
@@ -16,8 +18,11 @@ cleanup() {
     wait 2>/dev/null || true
     rm -rf "$run"
     echo "demo: stopped"
+    exit "$rc"
 }
-trap cleanup EXIT INT TERM
+trap cleanup EXIT
+trap 'cleanup 130' INT
+trap 'cleanup 143' TERM
 
 free_port() {
     perl -MIO::Socket::INET -e 'print IO::Socket::INET->new(Listen => 1,
@@ -64,6 +69,7 @@ if [ "$(id -u)" = 0 ]; then
         group=$(id -gn root)
     fi
     user_line="user $owner $group;"
+    echo "demo: started as root, nginx workers run as $owner"
     # the workers enter the run directory for nginx's temp files
     chmod 0711 "$run"
 fi
