@@ -4,7 +4,9 @@
  * the new id, $persona_new is 1, Redis is not asked (a new id has no
  * profile) and the status is "miss".  The Set-Cookie header is added by
  * the header filter of the main request, so error pages and upstream
- * responses carry it too; subrequests never set it.
+ * responses carry it too; subrequests never set it.  Bots and, with
+ * persona_respect_gpc on (the default), requests with "Sec-GPC: 1" get
+ * no id.
  */
 
 #include "ngx_http_persona_module.h"
@@ -46,6 +48,7 @@ static ngx_conf_enum_t  ngx_http_persona_httponly[] = {
 
 static ngx_int_t ngx_http_persona_id_cookie_enum(ngx_str_t *value,
     size_t skip, ngx_conf_enum_t *e, ngx_uint_t *result);
+static ngx_uint_t ngx_http_persona_gpc(ngx_http_request_t *r);
 static ngx_int_t ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf,
     ngx_str_t *attrs, ngx_str_t *domain, ngx_str_t *path, time_t max_age,
     ngx_uint_t secure, ngx_uint_t httponly, ngx_uint_t samesite);
@@ -384,6 +387,12 @@ ngx_http_persona_issue_id(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
+    if (lcf->respect_gpc && ngx_http_persona_gpc(r)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "persona: no visitor id, Sec-GPC: 1");
+        return NGX_DECLINED;
+    }
+
     if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
     {
         ngx_log_error(NGX_LOG_ERR, r->connection->log, ngx_errno,
@@ -404,6 +413,32 @@ ngx_http_persona_issue_id(ngx_http_request_t *r,
     ctx->id_cookie = lcf->id_cookie;
 
     return NGX_OK;
+}
+
+
+/* Global Privacy Control: the request has "Sec-GPC: 1" */
+static ngx_uint_t
+ngx_http_persona_gpc(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
+
+    static ngx_str_t  name = ngx_string("Sec-GPC");
+
+    part = NULL;
+
+    for ( ;; ) {
+        h = ngx_http_persona_header_next(&r->headers_in.headers, &name,
+                                         &part, &i);
+        if (h == NULL) {
+            return 0;
+        }
+
+        if (h->value.len == 1 && h->value.data[0] == '1') {
+            return 1;
+        }
+    }
 }
 
 

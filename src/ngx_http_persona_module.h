@@ -135,6 +135,7 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_array_t                *ids;          /* ngx_http_complex_value_t */
     ngx_http_persona_id_cookie_t *id_cookie;  /* NULL: no cookie issued */
+    ngx_flag_t                  respect_gpc;
     ngx_http_complex_value_t   *profile_key;
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;

@@ -231,8 +231,9 @@ my @good = (
       . ' secure=on httponly=off samesite=none;' ],
     [ 'persona_id_cookie: the bare flags secure and httponly',
       'persona_id_cookie vid secure httponly samesite=none;' ],
-    [ 'persona_id_cookie: secure=off httponly=on',
-      'persona_id_cookie vid secure=off httponly=on;' ],
+    [ 'persona_id_cookie: secure=off httponly=on, persona_respect_gpc off',
+      "persona_id_cookie vid secure=off httponly=on;\n"
+      . 'persona_respect_gpc off;' ],
     [ 'the variables without persona_geoip2',
       "persona_redis 127.0.0.1:1;\n"
       . 'server { listen 127.0.0.1:1; location / { persona on;'

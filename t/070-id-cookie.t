@@ -1,7 +1,8 @@
 # persona_id_cookie: a random id for visitors without one, in a cookie;
 # no Redis lookup on that request; $persona_new; the cookie's attributes
 # (HttpOnly by default, Secure on https with secure=auto); no cookie for
-# bots; responses that set it are private.
+# bots, nor with Sec-GPC: 1 (persona_respect_gpc); responses that set it
+# are private.
 use Test::Nginx::Socket 'no_plan';
 use File::Temp qw(tempdir);
 
@@ -310,5 +311,72 @@ GET /https
 https|1
 --- response_headers_like
 Set-Cookie: ^persona_id=[0-9a-f]{32}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax$
+--- no_error_log
+[error]
+
+
+
+=== TEST 13: Sec-GPC: 1 gets no id (persona_respect_gpc on by default)
+--- config
+    location = /t {
+        persona on;
+        persona_id_cookie persona_id;
+        return 200 "$persona_new|$persona_status|$persona_id|\n";
+    }
+--- request
+GET /t
+--- more_headers
+User-Agent: Mozilla/5.0
+Sec-GPC: 1
+--- response_body
+0|anonymous||
+--- response_headers
+!Set-Cookie
+--- no_error_log
+[error]
+
+
+
+=== TEST 14: Sec-GPC: 1 with an id is still personalized
+--- config
+    location = /t {
+        persona on;
+        persona_id_cookie persona_id;
+        return 200 "$persona_new|$persona_status|$persona_segment\n";
+    }
+--- request
+GET /t
+--- more_headers
+User-Agent: Mozilla/5.0
+Sec-GPC: 1
+Cookie: persona_id=alice
+--- response_body
+0|ok|vip
+--- no_error_log
+[error]
+
+
+
+=== TEST 15: persona_respect_gpc off, or Sec-GPC other than 1: an id is issued
+--- config
+    location = /off {
+        persona on;
+        persona_id_cookie persona_id;
+        persona_respect_gpc off;
+        return 200 "$persona_new\n";
+    }
+    location = /on {
+        persona on;
+        persona_id_cookie persona_id;
+        return 200 "$persona_new\n";
+    }
+--- request eval
+["GET /off", "GET /on"]
+--- more_headers eval
+["User-Agent: Mozilla/5.0\nSec-GPC: 1", "User-Agent: Mozilla/5.0\nSec-GPC: 0"]
+--- response_body eval
+["1\n", "1\n"]
+--- response_headers_like eval
+["Set-Cookie: persona_id=[0-9a-f]{32};.*", "Set-Cookie: persona_id=[0-9a-f]{32};.*"]
 --- no_error_log
 [error]
