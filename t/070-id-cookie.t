@@ -12,7 +12,8 @@ $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 # the test server proxies to (the test client speaks plain HTTP).
 my $tls = tempdir('persona-tls-XXXXXX', TMPDIR => 1, CLEANUP => 1);
 chmod 0755, $tls;
-system("openssl req -x509 -newkey rsa:2048 -nodes -days 2"
+system("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1"
+       . " -nodes -days 2"
        . " -subj /CN=localhost -keyout $tls/key.pem -out $tls/cert.pem"
        . " > /dev/null 2>&1") == 0
     or die "cannot make a test certificate with openssl\n";
@@ -267,6 +268,7 @@ Cookie: persona_id=alice
 --- config
     location = /https {
         proxy_pass https://unix:$TEST_NGINX_PERSONA_TLS/tls.sock:/;
+        proxy_ssl_session_reuse off;
     }
     location = /http {
         persona on;
@@ -304,6 +306,7 @@ X-Forwarded-Proto: https
 --- config
     location = /https {
         proxy_pass https://unix:$TEST_NGINX_PERSONA_TLS/tls.sock:/;
+        proxy_ssl_session_reuse off;
     }
 --- request
 GET /https
