@@ -62,6 +62,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       0,
       NULL },
 
+    { ngx_string("persona_respect_gpc"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_persona_loc_conf_t, respect_gpc),
+      NULL },
+
     { ngx_string("persona_redis"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
       ngx_http_persona_redis,
@@ -248,6 +255,7 @@ ngx_http_persona_create_loc_conf(ngx_conf_t *cf)
 
     conf->enable = NGX_CONF_UNSET;
     conf->id_cookie = NGX_CONF_UNSET_PTR;
+    conf->respect_gpc = NGX_CONF_UNSET;
     conf->profile_format = NGX_CONF_UNSET_UINT;
     conf->rules = NGX_CONF_UNSET_PTR;
     conf->inject = NGX_CONF_UNSET;
@@ -272,6 +280,7 @@ ngx_http_persona_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                               PERSONA_FORMAT_HASH);
 
     ngx_conf_merge_ptr_value(conf->id_cookie, prev->id_cookie, NULL);
+    ngx_conf_merge_value(conf->respect_gpc, prev->respect_gpc, 1);
 
     if (conf->ids == NULL && conf->id_cookie) {
         /* $cookie_NAME of persona_id_cookie NAME */

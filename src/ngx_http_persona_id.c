@@ -4,7 +4,9 @@
  * the new id, $persona_new is 1, Redis is not asked (a new id has no
  * profile) and the status is "miss".  The Set-Cookie header is added by
  * the header filter of the main request, so error pages and upstream
- * responses carry it too; subrequests never set it.
+ * responses carry it too; subrequests never set it.  Bots and, with
+ * persona_respect_gpc on (the default), requests with "Sec-GPC: 1" get
+ * no id.
  */
 
 #include "ngx_http_persona_module.h"
@@ -26,16 +28,49 @@ static ngx_str_t  ngx_http_persona_samesite[][2] = {
 #define NGX_HTTP_PERSONA_SAMESITE_NONE  2
 
 
+#define NGX_HTTP_PERSONA_SECURE_OFF   0
+#define NGX_HTTP_PERSONA_SECURE_ON    1
+#define NGX_HTTP_PERSONA_SECURE_AUTO  2
+
+static ngx_conf_enum_t  ngx_http_persona_secure[] = {
+    { ngx_string("off"), NGX_HTTP_PERSONA_SECURE_OFF },
+    { ngx_string("on"), NGX_HTTP_PERSONA_SECURE_ON },
+    { ngx_string("auto"), NGX_HTTP_PERSONA_SECURE_AUTO },
+    { ngx_null_string, 0 }
+};
+
+static ngx_conf_enum_t  ngx_http_persona_httponly[] = {
+    { ngx_string("off"), 0 },
+    { ngx_string("on"), 1 },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_int_t ngx_http_persona_id_cookie_enum(ngx_str_t *value,
+    size_t skip, ngx_conf_enum_t *e, ngx_uint_t *result);
+static ngx_uint_t ngx_http_persona_gpc(ngx_http_request_t *r);
+static ngx_int_t ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf,
+    ngx_str_t *attrs, ngx_str_t *domain, ngx_str_t *path, time_t max_age,
+    ngx_uint_t secure, ngx_uint_t httponly, ngx_uint_t samesite);
+
+
 /*
- * persona_id_cookie name [domain=D] [path=/] [max_age=1y] [secure]
- *     [httponly] [samesite=lax|strict|none]
+ * persona_id_cookie name [domain=D] [path=/] [max_age=1y]
+ *     [secure=auto|on|off] [httponly=on|off] [samesite=lax|strict|none]
+ *
+ * HttpOnly by default: the id is a credential, and scripts get the
+ * segment from the data layer.  secure=auto (the default) adds Secure when
+ * the request came over TLS to this nginx, the way $scheme is https;
+ * X-Forwarded-Proto is not trusted (any client can send it): behind a TLS
+ * terminator, say secure=on.  The bare flags "secure" and "httponly" are
+ * kept as secure=on and httponly=on.
  */
 char *
 ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_persona_loc_conf_t *lcf = conf;
 
-    u_char                          *p, c;
+    u_char                           c;
     time_t                           max_age;
     ngx_str_t                       *value, domain, path, s;
     ngx_uint_t                       i, k, secure, httponly, samesite;
@@ -67,11 +102,20 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_null(&domain);
     ngx_str_set(&path, "/");
     max_age = 365 * 24 * 60 * 60;
-    secure = 0;
-    httponly = 0;
+    secure = NGX_HTTP_PERSONA_SECURE_AUTO;
+    httponly = 1;
     samesite = 0;
 
     for (i = 2; i < cf->args->nelts; i++) {
+
+        /* no bytes that would end the attribute or the header */
+        for (k = 0; k < value[i].len; k++) {
+            if (value[i].data[k] < 0x21 || value[i].data[k] == ';'
+                || value[i].data[k] == 0x7f)
+            {
+                goto invalid;
+            }
+        }
 
         if (ngx_strncmp(value[i].data, "domain=", 7) == 0) {
             domain.data = value[i].data + 7;
@@ -95,10 +139,28 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
 
         } else if (ngx_strcmp(value[i].data, "secure") == 0) {
-            secure = 1;
+            secure = NGX_HTTP_PERSONA_SECURE_ON;
+
+        } else if (ngx_strncmp(value[i].data, "secure=", 7) == 0) {
+            if (ngx_http_persona_id_cookie_enum(&value[i], 7,
+                                                ngx_http_persona_secure,
+                                                &secure)
+                != NGX_OK)
+            {
+                goto invalid;
+            }
 
         } else if (ngx_strcmp(value[i].data, "httponly") == 0) {
             httponly = 1;
+
+        } else if (ngx_strncmp(value[i].data, "httponly=", 9) == 0) {
+            if (ngx_http_persona_id_cookie_enum(&value[i], 9,
+                                                ngx_http_persona_httponly,
+                                                &httponly)
+                != NGX_OK)
+            {
+                goto invalid;
+            }
 
         } else if (ngx_strncmp(value[i].data, "samesite=", 9) == 0) {
             s.data = value[i].data + 9;
@@ -124,20 +186,17 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         } else {
             goto invalid;
         }
-
-        /* no bytes that would end the attribute or the header */
-        for (k = 0; k < value[i].len; k++) {
-            if (value[i].data[k] < 0x21 || value[i].data[k] == ';'
-                || value[i].data[k] == 0x7f)
-            {
-                goto invalid;
-            }
-        }
     }
 
-    if (samesite == NGX_HTTP_PERSONA_SAMESITE_NONE && !secure) {
-        return "with samesite=none needs secure (browsers ignore the cookie "
-               "otherwise)";
+    /*
+     * Browsers drop a SameSite=None cookie without Secure; with
+     * secure=auto behind a TLS terminator nginx would send exactly that.
+     */
+    if (samesite == NGX_HTTP_PERSONA_SAMESITE_NONE
+        && secure != NGX_HTTP_PERSONA_SECURE_ON)
+    {
+        return "with samesite=none needs secure=on (browsers ignore "
+               "the cookie otherwise)";
     }
 
     idc = ngx_pcalloc(cf->pool, sizeof(ngx_http_persona_id_cookie_t));
@@ -147,25 +206,85 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     idc->name = value[1];
 
-    /* "; Domain=D; Path=P; Max-Age=N; Secure; HttpOnly; SameSite=Lax" */
-
-    idc->attrs.data = ngx_pnalloc(cf->pool,
-                                  sizeof("; Domain=") - 1 + domain.len
-                                  + sizeof("; Path=") - 1 + path.len
-                                  + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
-                                  + sizeof("; Secure; HttpOnly") - 1
-                                  + sizeof("; SameSite=Strict") - 1);
-    if (idc->attrs.data == NULL) {
+    if (ngx_http_persona_id_cookie_attrs(cf, &idc->attrs, &domain, &path,
+                                         max_age,
+                                         secure == NGX_HTTP_PERSONA_SECURE_ON,
+                                         httponly, samesite)
+        != NGX_OK)
+    {
         return NGX_CONF_ERROR;
     }
 
-    p = idc->attrs.data;
+    if (secure == NGX_HTTP_PERSONA_SECURE_AUTO) {
+        if (ngx_http_persona_id_cookie_attrs(cf, &idc->attrs_ssl, &domain,
+                                             &path, max_age, 1, httponly,
+                                             samesite)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
 
-    if (domain.len) {
-        p = ngx_sprintf(p, "; Domain=%V", &domain);
+    } else {
+        idc->attrs_ssl = idc->attrs;
     }
 
-    p = ngx_sprintf(p, "; Path=%V; Max-Age=%T", &path, max_age);
+    lcf->id_cookie = idc;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\"", &value[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* "name=value" with value one of e's names (exact case, as nginx's "on") */
+static ngx_int_t
+ngx_http_persona_id_cookie_enum(ngx_str_t *value, size_t skip,
+    ngx_conf_enum_t *e, ngx_uint_t *result)
+{
+    for ( /* void */ ; e->name.len; e++) {
+        if (value->len - skip == e->name.len
+            && ngx_strncmp(value->data + skip, e->name.data, e->name.len)
+               == 0)
+        {
+            *result = e->value;
+            return NGX_OK;
+        }
+    }
+
+    return NGX_ERROR;
+}
+
+
+/* "; Domain=D; Path=P; Max-Age=N; Secure; HttpOnly; SameSite=Lax" */
+static ngx_int_t
+ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf, ngx_str_t *attrs,
+    ngx_str_t *domain, ngx_str_t *path, time_t max_age, ngx_uint_t secure,
+    ngx_uint_t httponly, ngx_uint_t samesite)
+{
+    u_char  *p;
+
+    attrs->data = ngx_pnalloc(cf->pool,
+                              sizeof("; Domain=") - 1 + domain->len
+                              + sizeof("; Path=") - 1 + path->len
+                              + sizeof("; Max-Age=") - 1 + NGX_TIME_T_LEN
+                              + sizeof("; Secure; HttpOnly") - 1
+                              + sizeof("; SameSite=Strict") - 1);
+    if (attrs->data == NULL) {
+        return NGX_ERROR;
+    }
+
+    p = attrs->data;
+
+    if (domain->len) {
+        p = ngx_sprintf(p, "; Domain=%V", domain);
+    }
+
+    p = ngx_sprintf(p, "; Path=%V; Max-Age=%T", path, max_age);
 
     if (secure) {
         p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
@@ -178,18 +297,9 @@ ngx_http_persona_id_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p = ngx_sprintf(p, "; SameSite=%V",
                     &ngx_http_persona_samesite[samesite][1]);
 
-    idc->attrs.len = p - idc->attrs.data;
+    attrs->len = p - attrs->data;
 
-    lcf->id_cookie = idc;
-
-    return NGX_CONF_OK;
-
-invalid:
-
-    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                       "invalid parameter \"%V\"", &value[i]);
-
-    return NGX_CONF_ERROR;
+    return NGX_OK;
 }
 
 
@@ -244,8 +354,44 @@ ngx_int_t
 ngx_http_persona_issue_id(ngx_http_request_t *r,
     ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx)
 {
-    u_char  *p;
-    u_char   rnd[NGX_HTTP_PERSONA_ID_BYTES];
+    u_char         *p;
+    u_char          rnd[NGX_HTTP_PERSONA_ID_BYTES];
+    ngx_str_t       ua;
+    persona_str_t   s;
+
+    /*
+     * No id for bots (device "bot", an empty User-Agent included): a
+     * crawler would get a new id, and a profile, on every request.  The
+     * device class is kept for the rules.
+     */
+    if (!ctx->device_done) {
+        ctx->device_done = 1;
+
+        ngx_str_null(&ua);
+
+        if (r->headers_in.user_agent) {
+            ua = r->headers_in.user_agent->value;
+        }
+
+        s = persona_device_name(persona_device((const char *) ua.data,
+                                               ua.len));
+        ctx->device.data = (u_char *) s.data;
+        ctx->device.len = s.len;
+    }
+
+    if (ctx->device.len == sizeof("bot") - 1
+        && ngx_strncmp(ctx->device.data, "bot", 3) == 0)
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "persona: no visitor id for a bot");
+        return NGX_DECLINED;
+    }
+
+    if (lcf->respect_gpc && ngx_http_persona_gpc(r)) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "persona: no visitor id, Sec-GPC: 1");
+        return NGX_DECLINED;
+    }
 
     if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t) sizeof(rnd))
     {
@@ -270,24 +416,58 @@ ngx_http_persona_issue_id(ngx_http_request_t *r,
 }
 
 
+/* Global Privacy Control: the request has "Sec-GPC: 1" */
+static ngx_uint_t
+ngx_http_persona_gpc(ngx_http_request_t *r)
+{
+    ngx_uint_t        i;
+    ngx_table_elt_t  *h;
+    ngx_list_part_t  *part;
+
+    static ngx_str_t  name = ngx_string("Sec-GPC");
+
+    part = NULL;
+
+    for ( ;; ) {
+        h = ngx_http_persona_header_next(&r->headers_in.headers, &name,
+                                         &part, &i);
+        if (h == NULL) {
+            return 0;
+        }
+
+        if (h->value.len == 1 && h->value.data[0] == '1') {
+            return 1;
+        }
+    }
+}
+
+
 /* header filter, main request: Set-Cookie for an id issued now */
 ngx_int_t
 ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx)
 {
     u_char                        *p;
+    ngx_str_t                     *attrs;
     ngx_table_elt_t               *h;
     ngx_http_persona_id_cookie_t  *idc;
 
     idc = ctx->id_cookie;
+    attrs = &idc->attrs;
+
+#if (NGX_HTTP_SSL)
+    /* secure=auto: Secure when this request came over TLS ($scheme) */
+    if (r->connection->ssl) {
+        attrs = &idc->attrs_ssl;
+    }
+#endif
 
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
     }
 
-    p = ngx_pnalloc(r->pool, idc->name.len + 1 + ctx->id.len
-                             + idc->attrs.len);
+    p = ngx_pnalloc(r->pool, idc->name.len + 1 + ctx->id.len + attrs->len);
     if (p == NULL) {
         return NGX_ERROR;
     }
@@ -302,7 +482,7 @@ ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
     p = ngx_cpymem(p, idc->name.data, idc->name.len);
     *p++ = '=';
     p = ngx_cpymem(p, ctx->id.data, ctx->id.len);
-    p = ngx_cpymem(p, idc->attrs.data, idc->attrs.len);
+    p = ngx_cpymem(p, attrs->data, attrs->len);
 
     h->value.len = p - h->value.data;
 

@@ -127,6 +127,7 @@ typedef struct {
 typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   attrs;        /* "; Path=/; Max-Age=..." */
+    ngx_str_t                   attrs_ssl;    /* the same over https */
 } ngx_http_persona_id_cookie_t;
 
 
@@ -134,6 +135,7 @@ typedef struct {
     ngx_flag_t                  enable;
     ngx_array_t                *ids;          /* ngx_http_complex_value_t */
     ngx_http_persona_id_cookie_t *id_cookie;  /* NULL: no cookie issued */
+    ngx_flag_t                  respect_gpc;
     ngx_http_complex_value_t   *profile_key;
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;

@@ -19,11 +19,15 @@ static ngx_int_t ngx_http_persona_variable_variant(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_persona_variable_profile(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static size_t ngx_http_persona_utf8_cap(u_char *p, size_t len, size_t max);
 static void ngx_http_persona_variable_set(ngx_http_variable_value_t *v,
     u_char *data, size_t len);
 
 
 #define NGX_HTTP_PERSONA_VAR_FLAGS  NGX_HTTP_VAR_NOCACHEABLE
+
+/* $persona_profile_NAME values are cut to 4 KiB (SPEC "Variables") */
+#define NGX_HTTP_PERSONA_PROFILE_VAR_MAX  4096
 
 static ngx_http_variable_t  ngx_http_persona_vars[] = {
 
@@ -241,14 +245,17 @@ ngx_http_persona_variable_variant(ngx_http_request_t *r,
 /*
  * $persona_profile_NAME: a top-level profile field, NAME matched the way
  * $http_NAME matches headers.  Control bytes are removed, so a field is
- * safe in add_header, proxy_set_header and log lines.
+ * safe in add_header, proxy_set_header and log lines, and the value is
+ * capped at NGX_HTTP_PERSONA_PROFILE_VAR_MAX bytes, never inside a UTF-8
+ * sequence, so one wide field cannot make an upstream refuse the request
+ * headers or fill a log line.
  */
 static ngx_int_t
 ngx_http_persona_variable_profile(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
     u_char                  *p, *d;
-    size_t                   i, len;
+    size_t                   i, n, len;
     ngx_str_t               *name;
     const persona_str_t     *value;
     ngx_http_persona_ctx_t  *ctx;
@@ -269,19 +276,24 @@ ngx_http_persona_variable_profile(ngx_http_request_t *r,
     }
 
     p = (u_char *) value->data;
+    n = value->len;
 
-    for (i = 0; i < value->len; i++) {
+    for (i = 0; i < n && i <= NGX_HTTP_PERSONA_PROFILE_VAR_MAX; i++) {
         if (p[i] < 0x20 || p[i] == 0x7f) {
             break;
         }
     }
 
-    if (i == value->len) {
-        ngx_http_persona_variable_set(v, p, value->len);
+    if (i == n || i > NGX_HTTP_PERSONA_PROFILE_VAR_MAX) {
+        /* no control bytes in what is kept: the field itself */
+        len = ngx_http_persona_utf8_cap(p, ngx_min(n, i),
+                                        NGX_HTTP_PERSONA_PROFILE_VAR_MAX);
+        ngx_http_persona_variable_set(v, p, len);
         return NGX_OK;
     }
 
-    d = ngx_pnalloc(r->pool, value->len);
+    /* one byte more than the cap tells where the cap can cut */
+    d = ngx_pnalloc(r->pool, ngx_min(n, NGX_HTTP_PERSONA_PROFILE_VAR_MAX + 1));
     if (d == NULL) {
         return NGX_ERROR;
     }
@@ -289,15 +301,42 @@ ngx_http_persona_variable_profile(ngx_http_request_t *r,
     ngx_memcpy(d, p, i);
     len = i;
 
-    for ( /* void */ ; i < value->len; i++) {
+    for ( /* void */ ;
+         i < n && len <= NGX_HTTP_PERSONA_PROFILE_VAR_MAX;
+         i++)
+    {
         if (p[i] >= 0x20 && p[i] != 0x7f) {
             d[len++] = p[i];
         }
     }
 
+    len = ngx_http_persona_utf8_cap(d, len, NGX_HTTP_PERSONA_PROFILE_VAR_MAX);
+
     ngx_http_persona_variable_set(v, d, len);
 
     return NGX_OK;
+}
+
+
+/*
+ * The length of p[0..len) cut to at most max bytes, backing off to the
+ * start of a UTF-8 sequence the cut would split (at most 3 bytes: an
+ * invalid run of continuation bytes is cut where the back-off ends).
+ */
+static size_t
+ngx_http_persona_utf8_cap(u_char *p, size_t len, size_t max)
+{
+    size_t  k;
+
+    if (len <= max) {
+        return len;
+    }
+
+    for (k = 0; k < 3 && max > 0 && (p[max] & 0xc0) == 0x80; k++) {
+        max--;
+    }
+
+    return max;
 }
 
 
