@@ -181,10 +181,11 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
 
         if (ngx_strncmp(value[i].data, "pool=", 5) == 0) {
             num = ngx_atoi(value[i].data + 5, value[i].len - 5);
-            if (num == NGX_ERROR || num == 0) {
+            if (num == NGX_ERROR) {
                 goto invalid;
             }
 
+            /* 0: no keepalive and no cap, as nginx's 0s mean */
             rcf->pool = num;
             continue;
         }
@@ -587,7 +588,8 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
     op->local = 0;
 
     if ((fifo && !ngx_queue_empty(&rcf->waiting))
-        || (ngx_queue_empty(&rcf->idle) && rcf->nconns >= rcf->pool))
+        || (ngx_queue_empty(&rcf->idle) && rcf->pool
+            && rcf->nconns >= rcf->pool))
     {
         ngx_http_persona_redis_enqueue(op);
         return NGX_OK;
@@ -1155,7 +1157,7 @@ ngx_http_persona_redis_keepalive(ngx_http_persona_redis_conn_t *conn)
     c = conn->connection;
     rcf = conn->conf;
 
-    if (ngx_terminate || ngx_exiting) {
+    if (ngx_terminate || ngx_exiting || rcf->pool == 0) {
         ngx_http_persona_redis_close(conn);
         return;
     }
@@ -1338,7 +1340,8 @@ ngx_http_persona_redis_dispatch_handler(ngx_event_t *ev)
     rcf = ev->data;
 
     while (!ngx_queue_empty(&rcf->waiting)
-           && (!ngx_queue_empty(&rcf->idle) || rcf->nconns < rcf->pool))
+           && (!ngx_queue_empty(&rcf->idle) || rcf->pool == 0
+               || rcf->nconns < rcf->pool))
     {
         q = ngx_queue_head(&rcf->waiting);
         op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
@@ -1358,7 +1361,9 @@ ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf)
         return;
     }
 
-    if (ngx_queue_empty(&rcf->idle) && rcf->nconns >= rcf->pool) {
+    if (ngx_queue_empty(&rcf->idle) && rcf->pool
+        && rcf->nconns >= rcf->pool)
+    {
         return;
     }
 
