@@ -1310,15 +1310,17 @@ ngx_http_persona_redis_dequeue(ngx_http_persona_redis_op_t *op)
 static void
 ngx_http_persona_redis_wait_handler(ngx_event_t *ev)
 {
+    u_char                       *p;
     ngx_http_persona_redis_op_t  *op;
 
     op = ev->data;
 
     ngx_http_persona_redis_dequeue(op);
 
-    (void) ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN,
-                        "redis lookup timed out waiting for a free "
-                        "connection (pool=%ui)%Z", op->conf->pool);
+    p = ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN - 1,
+                     "redis lookup timed out waiting for a free "
+                     "connection (pool=%ui)", op->conf->pool);
+    *p = '\0';
 
     ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
     ngx_http_persona_redis_free_op(op);
