@@ -1,14 +1,17 @@
 /*
  * libFuzzer target: what a Redis reply becomes.  The input is raw bytes
  * from a Redis server; they go through hiredis's reply reader (as in the
- * module, with its bound on announced array sizes), and each reply is decoded as a hash profile and as a JSON
- * profile; the input is also decoded as JSON text directly.
+ * module, with its element budget and nesting cap per reply), and each
+ * reply is decoded as a hash profile and as a JSON profile; the input is
+ * also decoded as JSON text directly.
  *
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -Isrc \
  *       fuzz/fuzz_profile.c src/persona_*.c \
  *       -ljansson -lpcre2-8 -lhiredis -lmaxminddb -o build/fuzz_profile
  *
- * Checked: no crash or leak; a decoded profile holds at most
+ * Checked: no crash or leak; a reply's arrays hold at most
+ * PERSONA_REPLY_MAX_ELEMENTS elements together and nest at most
+ * PERSONA_REPLY_MAX_DEPTH deep; a decoded profile holds at most
  * PERSONA_PROFILE_MAX_FIELDS fields; every field is found again by its
  * name, exactly and the way $persona_profile_NAME looks it up.
  */
@@ -83,6 +86,30 @@ fuzz_check(const persona_profile_t *p, int rc)
 }
 
 
+/* elements in the arrays of a reply, all levels; aborts when too deep */
+static size_t
+fuzz_elements(const redisReply *r, unsigned depth)
+{
+    size_t  i, n;
+
+    if (r->type != REDIS_REPLY_ARRAY) {
+        return 0;
+    }
+
+    if (depth > PERSONA_REPLY_MAX_DEPTH) {
+        abort();
+    }
+
+    n = r->elements;
+
+    for (i = 0; i < r->elements; i++) {
+        n += fuzz_elements(r->element[i], depth + 1);
+    }
+
+    return n;
+}
+
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -117,6 +144,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
         if (redisReaderGetReply(reader, &r) != REDIS_OK || r == NULL) {
             break;
+        }
+
+        if (fuzz_elements(r, 1) > PERSONA_REPLY_MAX_ELEMENTS) {
+            abort();
         }
 
         memset(&p, 0, sizeof(p));

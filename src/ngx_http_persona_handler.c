@@ -271,8 +271,11 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
     ctx->op = NULL;
 
     if (reply == NULL) {
+        /* a reply over our limits says nothing bad about Redis */
         ctx->status = status;
-        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+        ngx_log_error((status == NGX_HTTP_PERSONA_INVALID ? NGX_LOG_WARN
+                                                         : NGX_LOG_ERR),
+                      c->log, 0,
                       "persona: %s, page served without profile", reason);
         goto done;
     }
@@ -298,6 +301,12 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
         ngx_log_error(NGX_LOG_WARN, c->log, 0,
                       "persona: unusable profile for visitor \"%V\": %s, "
                       "page served without profile", &ctx->id, err.msg);
+        ctx->status = NGX_HTTP_PERSONA_INVALID;
+        break;
+
+    case PERSONA_PROFILE_REDIS_ERROR:
+        ngx_log_error(NGX_LOG_ERR, c->log, 0,
+                      "persona: %s, page served without profile", err.msg);
         ctx->status = NGX_HTTP_PERSONA_ERROR;
         break;
 

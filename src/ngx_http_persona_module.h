@@ -25,12 +25,16 @@ typedef enum {
     NGX_HTTP_PERSONA_TIMEOUT,
     NGX_HTTP_PERSONA_BREAKER,
     NGX_HTTP_PERSONA_STALE,
-    NGX_HTTP_PERSONA_PREVIEW
+    NGX_HTTP_PERSONA_PREVIEW,
+    NGX_HTTP_PERSONA_INVALID      /* a reply that cannot be used */
 } ngx_http_persona_status_e;
 
 
 /* the biggest Redis reply accepted for one lookup */
 #define NGX_HTTP_PERSONA_REPLY_MAX     (1024 * 1024)
+
+/* an idle pooled Redis connection is closed after this long */
+#define NGX_HTTP_PERSONA_IDLE_TIMEOUT  60000
 
 #define NGX_HTTP_PERSONA_SHM_SIZE      (128 * 1024)
 
@@ -40,8 +44,8 @@ typedef struct ngx_http_persona_redis_op_s  ngx_http_persona_redis_op_t;
 /*
  * Called once per lookup unless the lookup was detached, possibly before
  * ngx_http_persona_redis_lookup() returns.  reply is NULL on failure;
- * status then is ERROR or TIMEOUT and reason says why.  The reply is
- * freed after the call.
+ * status then is ERROR, TIMEOUT or INVALID (a reply over our limits) and
+ * reason says why.  The reply is freed after the call.
  */
 typedef void (*ngx_http_persona_redis_handler_pt)(void *data,
     ngx_http_persona_status_e status, redisReply *reply, const char *reason);
@@ -75,9 +79,12 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     ngx_http_persona_breaker_t  *breaker;
 
-    /* per worker */
+    /* per worker: at most pool connections, busy and idle together */
     ngx_queue_t                  idle;
     ngx_uint_t                   nidle;
+    ngx_uint_t                   nconns;      /* open or opening */
+    ngx_queue_t                  waiting;     /* lookups, FIFO */
+    ngx_event_t                  dispatch;    /* serves waiting lookups */
 } ngx_http_persona_redis_conf_t;
 
 

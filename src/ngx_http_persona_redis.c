@@ -3,9 +3,15 @@
  *
  * nginx owns the socket (ngx_event_connect_peer, c->send, c->recv, timers);
  * hiredis only formats commands (argv API, binary safe) and parses replies
- * (redisReader).  One lookup at a time per connection; idle connections
- * wait in a per-worker keepalive pool; a breaker shared by all workers
- * stops asking a failing Redis for a while.
+ * (redisReader, with the limits of persona_reader_create()).  One lookup
+ * at a time per connection.  A worker holds at most "pool" connections
+ * to the node, busy and idle together: a lookup that finds none free
+ * waits in a FIFO (within its own timeout) for one to come back.  Idle
+ * connections wait in a keepalive pool for at most 60 s.  A breaker
+ * shared by all workers stops asking a failing Redis for a while; only
+ * Redis's failures count (connect error, timeout, protocol error), not an
+ * unusable reply (status invalid) nor a local shortage (no free worker
+ * connection, no file descriptor).
  */
 
 #include "ngx_http_persona_module.h"
@@ -44,13 +50,24 @@ struct ngx_http_persona_redis_op_s {
     ngx_uint_t                         skip;      /* setup replies */
     size_t                             received;
     ngx_msec_t                         deadline;
+    ngx_queue_t                        queue;     /* in rcf->waiting */
+    ngx_event_t                        wait;      /* its timeout there */
+    unsigned                           queued:1;
     unsigned                           reused:1;
     unsigned                           retried:1;
+    unsigned                           local:1;   /* failed here, not
+                                                     in Redis */
     u_char                             reason[NGX_HTTP_PERSONA_REASON_LEN];
 };
 
 
-static ngx_int_t ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op);
+static ngx_int_t ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
+    ngx_uint_t fifo);
+static void ngx_http_persona_redis_enqueue(ngx_http_persona_redis_op_t *op);
+static void ngx_http_persona_redis_dequeue(ngx_http_persona_redis_op_t *op);
+static void ngx_http_persona_redis_wait_handler(ngx_event_t *ev);
+static void ngx_http_persona_redis_dispatch_handler(ngx_event_t *ev);
+static void ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf);
 static ngx_http_persona_redis_conn_t *ngx_http_persona_redis_connect(
     ngx_http_persona_redis_op_t *op);
 static void ngx_http_persona_redis_send(ngx_http_persona_redis_conn_t *conn);
@@ -168,6 +185,7 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
                 goto invalid;
             }
 
+            /* 0: no keepalive and no cap, as nginx's 0s mean */
             rcf->pool = num;
             continue;
         }
@@ -310,9 +328,13 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
     shm_zone->data = rcf;
     rcf->shm_zone = shm_zone;
 
-    /* each worker inherits an empty pool of idle connections */
+    /* each worker inherits an empty pool and no waiting lookups */
     ngx_queue_init(&rcf->idle);
     rcf->nidle = 0;
+    rcf->nconns = 0;
+    ngx_queue_init(&rcf->waiting);
+    rcf->dispatch.handler = ngx_http_persona_redis_dispatch_handler;
+    rcf->dispatch.data = rcf;
 
     return NGX_CONF_OK;
 
@@ -523,7 +545,7 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "persona redis: %s \"%V\"", argv[0], key);
 
-    if (ngx_http_persona_redis_start(op) != NGX_OK) {
+    if (ngx_http_persona_redis_start(op, 1) != NGX_OK) {
         /* already reported to the handler */
         return NULL;
     }
@@ -535,17 +557,27 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
 void
 ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op)
 {
+    if (op->queued) {
+        /* never sent: nothing to wait for */
+        ngx_http_persona_redis_dequeue(op);
+        ngx_http_persona_redis_free_op(op);
+        return;
+    }
+
     /* the request is gone; the connection finishes or times out alone */
     op->data = NULL;
 }
 
 
 /*
- * Sends the op on a pooled or a new connection.  NGX_OK: under way;
- * NGX_ERROR: failed, the handler has been called and op freed.
+ * Sends the op on a pooled or a new connection, or queues it when the
+ * worker holds "pool" connections already (fifo: also behind lookups
+ * that wait).  NGX_OK: under way or waiting; NGX_ERROR: failed, the
+ * handler has been called and op freed.
  */
 static ngx_int_t
-ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op)
+ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
+    ngx_uint_t fifo)
 {
     ngx_queue_t                    *q;
     ngx_connection_t               *c;
@@ -553,6 +585,15 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op)
     ngx_http_persona_redis_conn_t  *conn;
 
     rcf = op->conf;
+    op->local = 0;
+
+    if ((fifo && !ngx_queue_empty(&rcf->waiting))
+        || (ngx_queue_empty(&rcf->idle) && rcf->pool
+            && rcf->nconns >= rcf->pool))
+    {
+        ngx_http_persona_redis_enqueue(op);
+        return NGX_OK;
+    }
 
     if (!ngx_queue_empty(&rcf->idle)) {
         q = ngx_queue_head(&rcf->idle);
@@ -573,6 +614,9 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op)
         if (c->read->timer_set) {
             ngx_del_timer(c->read);
         }
+
+        /* the lookup's timers bound a request: shutdown waits for them */
+        c->read->cancelable = 0;
 
     } else {
         conn = ngx_http_persona_redis_connect(op);
@@ -597,6 +641,7 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op)
             op->setup_cmd = ngx_alloc(rcf->setup.len + op->cmd_len,
                                       ngx_cycle->log);
             if (op->setup_cmd == NULL) {
+                op->local = 1;
                 ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
                                             "out of memory");
                 return NGX_ERROR;
@@ -638,6 +683,7 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
 
     conn = ngx_calloc(sizeof(ngx_http_persona_redis_conn_t), ngx_cycle->log);
     if (conn == NULL) {
+        op->local = 1;
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
                                     "out of memory");
         return NULL;
@@ -660,6 +706,7 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
     conn->reader = persona_reader_create(&conn->reader_fn);
     if (conn->reader == NULL) {
         ngx_free(conn);
+        op->local = 1;
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
                                     "out of memory");
         return NULL;
@@ -690,10 +737,29 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
         redisReaderFree(conn->reader);
         ngx_free(conn);
 
+        /*
+         * NGX_ERROR: no socket or no free worker connection here (nginx
+         * has logged which), or the event module refused it; running out
+         * of local ports looks like a connect() error.  Neither says
+         * anything about Redis: the breaker does not count them.
+         */
+        if (rc == NGX_ERROR || err == EADDRNOTAVAIL) {
+            op->local = 1;
+            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR,
+                                        rc == NGX_ERROR ? 0 : err,
+                                        "no connection to %V could be "
+                                        "opened here (worker_connections "
+                                        "or file descriptors exhausted?)",
+                                        pc.name);
+            return NULL;
+        }
+
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, err,
                                     "connect() to %V failed", pc.name);
         return NULL;
     }
+
+    rcf->nconns++;
 
     c = pc.connection;
     c->data = conn;
@@ -832,7 +898,8 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
         op->received += n;
 
         if (op->received > NGX_HTTP_PERSONA_REPLY_MAX) {
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
+            /* the rest is not read: the connection is closed */
+            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
                                         "redis reply larger than %uz bytes",
                                         (size_t) NGX_HTTP_PERSONA_REPLY_MAX);
             return;
@@ -878,13 +945,30 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
         r = NULL;
 
         if (redisReaderGetReply(reader, &r) != REDIS_OK) {
-            if (conn->reader_fn.refused) {
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                            "bad redis reply: an array of "
-                                            "%uz elements (at most %d)",
-                                            conn->reader_fn.refused,
-                                            PERSONA_REPLY_MAX_ELEMENTS);
+
+            /* over our limits: unusable, the connection is closed */
+
+            switch (conn->reader_fn.refused) {
+
+            case PERSONA_REPLY_TOO_MANY:
+                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
+                                            "redis reply of more than %d "
+                                            "elements (an array of %uz "
+                                            "after %uz)",
+                                            PERSONA_REPLY_MAX_ELEMENTS,
+                                            conn->reader_fn.announced,
+                                            conn->reader_fn.elements);
                 return NGX_ERROR;
+
+            case PERSONA_REPLY_TOO_DEEP:
+                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
+                                            "redis reply nested deeper "
+                                            "than %d arrays",
+                                            PERSONA_REPLY_MAX_DEPTH);
+                return NGX_ERROR;
+
+            default:
+                break;
             }
 
             ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
@@ -989,6 +1073,19 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
     }
 
     /*
+     * An unusable reply came from a Redis that answers; a local failure
+     * says nothing of Redis.
+     */
+    if (status == NGX_HTTP_PERSONA_INVALID) {
+        ngx_http_persona_breaker_report(op->conf, 0);
+        goto done;
+    }
+
+    if (op->local) {
+        goto done;
+    }
+
+    /*
      * A pooled connection that Redis closed while it was idle fails before
      * any byte of the reply: that says nothing of Redis now, try once more
      * on a new connection.
@@ -1003,11 +1100,14 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "persona redis: pooled connection failed, retrying");
 
-        (void) ngx_http_persona_redis_start(op);
+        /* ahead of waiting lookups: this one had its turn */
+        (void) ngx_http_persona_redis_start(op, 0);
         return;
     }
 
     ngx_http_persona_breaker_report(op->conf, 1);
+
+done:
 
     ngx_http_persona_redis_done(op, status, NULL);
     ngx_http_persona_redis_free_op(op);
@@ -1057,7 +1157,7 @@ ngx_http_persona_redis_keepalive(ngx_http_persona_redis_conn_t *conn)
     c = conn->connection;
     rcf = conn->conf;
 
-    if (ngx_terminate || ngx_exiting || rcf->nidle >= rcf->pool) {
+    if (ngx_terminate || ngx_exiting || rcf->pool == 0) {
         ngx_http_persona_redis_close(conn);
         return;
     }
@@ -1079,8 +1179,19 @@ ngx_http_persona_redis_keepalive(ngx_http_persona_redis_conn_t *conn)
         return;
     }
 
+    /*
+     * Closed after a while idle, before a NAT or a firewall forgets it
+     * silently.  Cancelable: it does not hold up a graceful shutdown,
+     * which closes idle connections itself.
+     */
+    c->read->cancelable = 1;
+    ngx_add_timer(c->read, NGX_HTTP_PERSONA_IDLE_TIMEOUT);
+
     ngx_queue_insert_head(&rcf->idle, &conn->queue);
     rcf->nidle++;
+
+    /* a lookup waiting for a connection takes it */
+    ngx_http_persona_redis_wake(rcf);
 
     if (c->read->ready) {
         ngx_http_persona_redis_idle_handler(c->read);
@@ -1137,18 +1248,139 @@ ngx_http_persona_redis_dummy_handler(ngx_event_t *ev)
 static void
 ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn)
 {
+    ngx_http_persona_redis_conf_t  *rcf;
+
+    rcf = conn->conf;
+
     if (conn->connection) {
         ngx_close_connection(conn->connection);
     }
 
     redisReaderFree(conn->reader);
     ngx_free(conn);
+
+    /* room for a new connection */
+    rcf->nconns--;
+    ngx_http_persona_redis_wake(rcf);
+}
+
+
+/* lookups waiting for a free connection */
+
+static void
+ngx_http_persona_redis_enqueue(ngx_http_persona_redis_op_t *op)
+{
+    ngx_http_persona_redis_conf_t  *rcf;
+
+    rcf = op->conf;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "persona redis: %ui connections busy, lookup waits "
+                   "(pool=%ui)", rcf->nconns, rcf->pool);
+
+    ngx_queue_insert_tail(&rcf->waiting, &op->queue);
+    op->queued = 1;
+
+    /* not cancelable: bounded by the lookup's timeout */
+    op->wait.handler = ngx_http_persona_redis_wait_handler;
+    op->wait.data = op;
+    op->wait.log = ngx_cycle->log;
+
+    ngx_http_persona_redis_arm(&op->wait, op, 0);
+
+    /* a connection may be free already (fifo) */
+    ngx_http_persona_redis_wake(rcf);
+}
+
+
+static void
+ngx_http_persona_redis_dequeue(ngx_http_persona_redis_op_t *op)
+{
+    ngx_queue_remove(&op->queue);
+    op->queued = 0;
+
+    if (op->wait.timer_set) {
+        ngx_del_timer(&op->wait);
+    }
+}
+
+
+/* no connection came free within the lookup's timeout: not Redis's
+ * failure (the lookups that hold the connections count if it is slow) */
+static void
+ngx_http_persona_redis_wait_handler(ngx_event_t *ev)
+{
+    u_char                       *p;
+    ngx_http_persona_redis_op_t  *op;
+
+    op = ev->data;
+
+    ngx_http_persona_redis_dequeue(op);
+
+    p = ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN - 1,
+                     "redis lookup timed out waiting for a free "
+                     "connection (pool=%ui)", op->conf->pool);
+    *p = '\0';
+
+    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
+    ngx_http_persona_redis_free_op(op);
+}
+
+
+/*
+ * Serves the waiting lookups, oldest first, while there is an idle
+ * connection or room for a new one.  Run as a posted event: a connection
+ * that comes free deep in another lookup's handler starts nothing there.
+ */
+static void
+ngx_http_persona_redis_dispatch_handler(ngx_event_t *ev)
+{
+    ngx_queue_t                    *q;
+    ngx_http_persona_redis_op_t    *op;
+    ngx_http_persona_redis_conf_t  *rcf;
+
+    rcf = ev->data;
+
+    while (!ngx_queue_empty(&rcf->waiting)
+           && (!ngx_queue_empty(&rcf->idle) || rcf->pool == 0
+               || rcf->nconns < rcf->pool))
+    {
+        q = ngx_queue_head(&rcf->waiting);
+        op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
+
+        ngx_http_persona_redis_dequeue(op);
+
+        /* may fail at once (the handler runs then) */
+        (void) ngx_http_persona_redis_start(op, 0);
+    }
+}
+
+
+static void
+ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf)
+{
+    if (ngx_queue_empty(&rcf->waiting) || rcf->dispatch.posted) {
+        return;
+    }
+
+    if (ngx_queue_empty(&rcf->idle) && rcf->pool
+        && rcf->nconns >= rcf->pool)
+    {
+        return;
+    }
+
+    rcf->dispatch.log = ngx_cycle->log;
+    ngx_post_event(&rcf->dispatch, &ngx_posted_events);
 }
 
 
 static void
 ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op)
 {
+    if (op->wait.timer_set) {
+        ngx_del_timer(&op->wait);
+    }
+
     redisFreeCommand(op->cmd);
 
     if (op->setup_cmd) {

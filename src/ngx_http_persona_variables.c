@@ -74,7 +74,8 @@ static ngx_str_t  ngx_http_persona_status_names[] = {
     ngx_string("timeout"),
     ngx_string("breaker"),
     ngx_string("stale"),
-    ngx_string("preview")
+    ngx_string("preview"),
+    ngx_string("invalid")
 };
 
 

@@ -83,7 +83,13 @@ persona_profile_decode(persona_profile_t *p, const redisReply *reply,
         persona_error_set(err, "redis error reply \"%.*s\"",
                           (int) (reply->len > 128 ? 128 : reply->len),
                           reply->str);
-        return PERSONA_PROFILE_BAD;
+
+        /* the key holds another type: the data is unusable, Redis is fine */
+        if (reply->len >= 9 && memcmp(reply->str, "WRONGTYPE", 9) == 0) {
+            return PERSONA_PROFILE_BAD;
+        }
+
+        return PERSONA_PROFILE_REDIS_ERROR;
 
     case REDIS_REPLY_ARRAY:
         if (format != PERSONA_FORMAT_HASH) {
@@ -496,14 +502,37 @@ static void *
 persona_reply_create_array(const redisReadTask *task,
     persona_reply_elements_t elements)
 {
+    size_t                n, depth;
     persona_reader_fn_t  *fns;
+    const redisReadTask  *t;
 
     fns = task->privdata;
 
-    if ((size_t) elements > PERSONA_REPLY_MAX_ELEMENTS) {
-        fns->refused = elements;
+    if (task->parent == NULL) {
+        /* the outermost array of a new reply: a new budget */
+        fns->elements = 0;
+    }
+
+    n = (size_t) elements;
+    depth = 0;
+
+    for (t = task; t != NULL; t = t->parent) {
+        depth++;
+    }
+
+    if (depth > PERSONA_REPLY_MAX_DEPTH) {
+        fns->refused = PERSONA_REPLY_TOO_DEEP;
+        fns->announced = n;
         return NULL;
     }
+
+    if (n > PERSONA_REPLY_MAX_ELEMENTS - fns->elements) {
+        fns->refused = PERSONA_REPLY_TOO_MANY;
+        fns->announced = n;
+        return NULL;
+    }
+
+    fns->elements += n;
 
     return fns->orig->createArray(task, elements);
 }
@@ -521,7 +550,9 @@ persona_reader_create(persona_reader_fn_t *fns)
 
     fns->orig = r->fn;
     fns->fn = *r->fn;
-    fns->refused = 0;
+    fns->elements = 0;
+    fns->announced = 0;
+    fns->refused = PERSONA_REPLY_FITS;
     fns->fn.createArray = persona_reply_create_array;
 
     r->fn = &fns->fn;

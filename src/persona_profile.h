@@ -26,7 +26,9 @@
 typedef enum {
     PERSONA_PROFILE_FOUND = 0,
     PERSONA_PROFILE_MISSING,      /* no such key, or an empty hash */
-    PERSONA_PROFILE_BAD           /* error reply, wrong type, bad JSON */
+    PERSONA_PROFILE_BAD,          /* unusable: wrong type (WRONGTYPE too),
+                                     bad JSON, over the limits */
+    PERSONA_PROFILE_REDIS_ERROR   /* any other error reply (NOAUTH, ...) */
 } persona_profile_status_e;
 
 
@@ -49,27 +51,49 @@ typedef struct {
 
 
 /*
- * The most elements a reply array may announce.  hiredis allocates an
- * array of the announced size before any element arrives, so a reply of
- * 13 bytes ("*1500000000\r\n") would cost gigabytes; a profile needs at
- * most 2 * PERSONA_PROFILE_MAX_FIELDS.
+ * The most elements one reply may hold, all its arrays together.  hiredis
+ * allocates a reply object per element and an array of the announced size
+ * before any element arrives, so a reply of 13 bytes ("*1500000000\r\n")
+ * would cost gigabytes, and nested arrays of small integers cost about
+ * 50 times their size in bytes; a profile needs at most
+ * 2 * PERSONA_PROFILE_MAX_FIELDS.
  */
 #define PERSONA_REPLY_MAX_ELEMENTS   (2 * PERSONA_PROFILE_MAX_FIELDS + 64)
 
+/*
+ * The deepest nesting of arrays in one reply.  A profile is one array;
+ * CLUSTER SLOTS (a later client) needs three.  hiredis 0.14 stops at 7
+ * itself, 1.x does not stop at all.
+ */
+#define PERSONA_REPLY_MAX_DEPTH      4
 
-/* a reader's function table; lives as long as the reader */
+
+/* why the reader refused a reply */
+typedef enum {
+    PERSONA_REPLY_FITS = 0,
+    PERSONA_REPLY_TOO_MANY,       /* more than PERSONA_REPLY_MAX_ELEMENTS */
+    PERSONA_REPLY_TOO_DEEP        /* deeper than PERSONA_REPLY_MAX_DEPTH */
+} persona_reply_refusal_e;
+
+
+/* a reader's function table and budget; lives as long as the reader */
 typedef struct {
     redisReplyObjectFunctions   fn;
     redisReplyObjectFunctions  *orig;
-    size_t                      refused;   /* the size of a refused array */
+    size_t                      elements;  /* announced in this reply */
+    size_t                      announced; /* by the refused array */
+    persona_reply_refusal_e     refused;
 } persona_reader_fn_t;
 
 
 /*
- * A hiredis reply reader that refuses (as out of memory: the reader's
- * error) arrays announcing more than PERSONA_REPLY_MAX_ELEMENTS elements.
- * fns is the caller's storage for the function table.  Works with
- * hiredis 0.14 and 1.x.  Free it with redisReaderFree().
+ * A hiredis reply reader with a budget per reply: it refuses (as out of
+ * memory: the reader's error, fns->refused says why) a reply whose arrays
+ * announce more than PERSONA_REPLY_MAX_ELEMENTS elements together, or
+ * nest deeper than PERSONA_REPLY_MAX_DEPTH, before hiredis allocates
+ * them.  The budget starts again with each reply.  fns is the caller's
+ * storage for the function table.  Works with hiredis 0.14 and 1.x.
+ * Free it with redisReaderFree().
  */
 redisReader *persona_reader_create(persona_reader_fn_t *fns);
 

@@ -117,7 +117,7 @@ ok|spender|1200|Paris|a,b|Bob|[]
 
 
 
-=== TEST 6: JSON profile that is not JSON: error status, one warning
+=== TEST 6: JSON profile that is not JSON: invalid status, one warning
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
 --- config
@@ -132,7 +132,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=bad
 --- response_body
-error|default
+invalid|default
 --- error_log
 persona: unusable profile for visitor "bad": invalid JSON profile
 --- no_error_log
@@ -156,7 +156,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=arr
 --- response_body
-error|default
+invalid|default
 --- error_log
 JSON profile is not an object
 
@@ -175,7 +175,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=str
 --- response_body
-error|default
+invalid|default
 --- error_log
 WRONGTYPE
 --- no_error_log
@@ -199,7 +199,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-error|default
+invalid|default
 --- error_log
 WRONGTYPE
 

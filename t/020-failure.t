@@ -1,5 +1,5 @@
-# Fail open: Redis down, slow, closing, answering garbage or too much,
-# rejecting AUTH; the breaker; a client gone mid-lookup.  A mock TCP
+# Fail open: Redis down, slow, closing, answering garbage or too much
+# (too much or unusable: status invalid, since issue 8), rejecting AUTH; the breaker; a client gone mid-lookup.  A mock TCP
 # server (tcp_listen) plays the misbehaving Redis; it is a forked Perl
 # process, slow to answer on a loaded machine, hence timeout=2s where the
 # test is not about timing.
@@ -170,7 +170,7 @@ persona: bad redis reply: Protocol error
 
 
 
-=== TEST 6b: a 13-byte reply announcing a huge array: refused before hiredis allocates it
+=== TEST 6b: a 13-byte reply announcing a huge array: refused before hiredis allocates it: invalid
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=2s;
 --- config
@@ -185,9 +185,9 @@ GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-error|default
+invalid|default
 --- error_log
-persona: bad redis reply: an array of 1500000000 elements (at most 2112)
+persona: redis reply of more than 2112 elements (an array of 1500000000 after 0)
 --- no_error_log
 [alert]
 [crit]
@@ -218,7 +218,7 @@ persona: redis closed the connection
 
 
 
-=== TEST 8: a reply over 1 MiB is refused
+=== TEST 8: a reply over 1 MiB is refused: invalid
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=2s;
 --- config
@@ -234,7 +234,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-error|default
+invalid|default
 --- error_log
 persona: redis reply larger than 1048576 bytes
 --- no_error_log
@@ -243,7 +243,7 @@ persona: redis reply larger than 1048576 bytes
 
 
 
-=== TEST 9: nesting deeper than hiredis accepts
+=== TEST 9: nesting deeper than we accept: invalid
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=2s;
 --- config
@@ -258,16 +258,16 @@ GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-error|default
+invalid|default
 --- error_log
-persona: bad redis reply
+persona: redis reply nested deeper than 4 arrays
 --- no_error_log
 [alert]
 [crit]
 
 
 
-=== TEST 10: a hash reply with an odd element count
+=== TEST 10: a hash reply with an odd element count: invalid
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=2s;
 --- config
@@ -282,7 +282,7 @@ GET /t
 --- more_headers
 Cookie: persona_id=alice
 --- response_body
-error|default
+invalid|default
 --- error_log
 odd number of elements
 --- no_error_log

@@ -162,6 +162,14 @@ test_hash_missing_and_bad(void **state)
                      PERSONA_PROFILE_BAD);
     assert_non_null(strstr(err.msg, "WRONGTYPE"));
 
+    /* other error replies are Redis's trouble, not the profile's */
+    assert_int_equal(decode("-NOAUTH Authentication required.\r\n",
+                            PERSONA_FORMAT_HASH, &p, &a, &err),
+                     PERSONA_PROFILE_REDIS_ERROR);
+    assert_int_equal(decode("-WRONG\r\n", PERSONA_FORMAT_JSON, &p, &a,
+                            &err),
+                     PERSONA_PROFILE_REDIS_ERROR);
+
     assert_int_equal(decode("*1\r\n$1\r\na\r\n", PERSONA_FORMAT_HASH,
                             &p, &a, &err),
                      PERSONA_PROFILE_BAD);
@@ -401,6 +409,114 @@ test_reader_bound(void **state)
     snprintf(buf, sizeof(buf), "*2\r\n*1500000000\r\n");
     assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
     assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    assert_int_equal(fns.refused, PERSONA_REPLY_TOO_MANY);
+    assert_int_equal(fns.announced, 1500000000);
+    redisReaderFree(reader);
+}
+
+
+static size_t
+feed_nested(redisReader *reader, int outer, int inner)
+{
+    int     i, j;
+    size_t  n;
+    char    buf[64];
+
+    n = 0;
+    snprintf(buf, sizeof(buf), "*%d\r\n", outer);
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+
+    for (i = 0; i < outer; i++) {
+        snprintf(buf, sizeof(buf), "*%d\r\n", inner);
+        assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)),
+                         REDIS_OK);
+        n += strlen(buf);
+
+        for (j = 0; j < inner; j++) {
+            assert_int_equal(redisReaderFeed(reader, ":1\r\n", 4),
+                             REDIS_OK);
+            n += 4;
+        }
+    }
+
+    return n;
+}
+
+
+/* the budget counts elements of the whole reply, not of one array:
+ * arrays of 2112 arrays of 2112 small integers are refused */
+static void
+test_reader_budget(void **state)
+{
+    int                  i;
+    char                 buf[256];
+    void                *r;
+    redisReader         *reader;
+    redisReply          *reply;
+    persona_reader_fn_t  fns;
+
+    reader = persona_reader_create(&fns);
+    assert_non_null(reader);
+
+    /* 2 + 2 * 1000 elements: fits; again in the next reply (a budget
+     * per reply, not per reader) */
+    for (i = 0; i < 3; i++) {
+        feed_nested(reader, 2, 1000);
+        r = NULL;
+        assert_int_equal(redisReaderGetReply(reader, &r), REDIS_OK);
+        assert_non_null(r);
+        reply = r;
+        assert_int_equal(reply->elements, 2);
+        assert_int_equal(reply->element[1]->elements, 1000);
+        freeReplyObject(r);
+        assert_int_equal(fns.refused, PERSONA_REPLY_FITS);
+    }
+
+    redisReaderFree(reader);
+
+    /* 2 + 2 * 1100: over */
+    reader = persona_reader_create(&fns);
+    feed_nested(reader, 2, 1100);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    assert_null(r);
+    assert_int_equal(fns.refused, PERSONA_REPLY_TOO_MANY);
+    redisReaderFree(reader);
+
+    /* *2112 of *2112 of :1, the reply that grew a worker by 16 MB: the
+     * second inner array is refused before its elements are allocated */
+    reader = persona_reader_create(&fns);
+    snprintf(buf, sizeof(buf), "*%d\r\n*%d\r\n",
+             PERSONA_REPLY_MAX_ELEMENTS, PERSONA_REPLY_MAX_ELEMENTS);
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    assert_int_equal(fns.refused, PERSONA_REPLY_TOO_MANY);
+    assert_int_equal(fns.announced, PERSONA_REPLY_MAX_ELEMENTS);
+    redisReaderFree(reader);
+
+    /* nesting: PERSONA_REPLY_MAX_DEPTH levels fit, one more does not */
+    reader = persona_reader_create(&fns);
+    buf[0] = '\0';
+    for (i = 0; i < PERSONA_REPLY_MAX_DEPTH; i++) {
+        strcat(buf, "*1\r\n");
+    }
+    strcat(buf, ":1\r\n");
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_OK);
+    assert_non_null(r);
+    freeReplyObject(r);
+
+    buf[0] = '\0';
+    for (i = 0; i <= PERSONA_REPLY_MAX_DEPTH; i++) {
+        strcat(buf, "*1\r\n");
+    }
+    strcat(buf, ":1\r\n");
+    assert_int_equal(redisReaderFeed(reader, buf, strlen(buf)), REDIS_OK);
+    r = NULL;
+    assert_int_equal(redisReaderGetReply(reader, &r), REDIS_ERR);
+    assert_int_equal(fns.refused, PERSONA_REPLY_TOO_DEEP);
     redisReaderFree(reader);
 }
 
@@ -418,6 +534,7 @@ main(void)
         cmocka_unit_test(test_out_of_memory),
         cmocka_unit_test(test_var_lookup),
         cmocka_unit_test(test_reader_bound),
+        cmocka_unit_test(test_reader_budget),
     };
 
     return cmocka_run_group_tests_name("profile", tests, NULL, NULL);
