@@ -74,6 +74,15 @@ typedef struct {
     const char                *file;      /* the rules file loading */
     const char                *dir;       /* its directory, "" or ".../" */
     persona_json_t             doc;
+
+    /*
+     * The POSIX file system reads only regular files that resolve inside
+     * root: the directory of the rules file, or the rules directory, with
+     * symlinks resolved ("" for "/"); root_err when it did not resolve.
+     */
+    persona_rules_fs_t         posix;
+    const char                *root;
+    const char                *root_err;
 } persona_load_t;
 
 
@@ -181,9 +190,8 @@ static int persona_posix_list(void *data, const char *path,
     persona_error_t *err);
 
 
-static const persona_rules_fs_t  persona_posix_fs = {
-    persona_posix_read, persona_posix_list, NULL
-};
+static int persona_posix_root(persona_load_t *ld, const char *dir,
+    size_t len);
 
 
 /* arena */
@@ -307,6 +315,7 @@ persona_rules_load(persona_rules_t **rules, const char *path,
 {
     int               rc;
     char             *full;
+    const char       *p;
     size_t            i, j, n, plen, k;
     persona_str_t    *names, content, tmp;
     persona_load_t    ld;
@@ -331,6 +340,14 @@ persona_rules_load(persona_rules_t **rules, const char *path,
             persona_error_set(err, "%s: cannot read rules: %s", path,
                               ferr.msg);
             goto failed;
+        }
+
+        /* block files stay inside the rules file's directory */
+        p = strrchr(path, '/');
+
+        rc = persona_posix_root(&ld, path, p ? (size_t) (p - path) + 1 : 0);
+        if (rc != PERSONA_OK) {
+            goto nomem;
         }
 
         rc = persona_load_file(&ld, path, content.data, content.len);
@@ -388,6 +405,12 @@ persona_rules_load(persona_rules_t **rules, const char *path,
     plen = strlen(path);
     while (plen > 1 && path[plen - 1] == '/') {
         plen--;
+    }
+
+    /* every file stays inside the rules directory */
+    rc = persona_posix_root(&ld, path, plen);
+    if (rc != PERSONA_OK) {
+        goto nomem;
     }
 
     for (i = 0; i < n; i++) {
@@ -451,6 +474,7 @@ persona_rules_load_buffer(persona_rules_t **rules, const char *name,
     persona_error_t *err)
 {
     int             rc;
+    const char     *p;
     persona_load_t  ld;
 
     rc = persona_load_init(&ld, rules, fs, err);
@@ -458,7 +482,13 @@ persona_rules_load_buffer(persona_rules_t **rules, const char *name,
         return rc;
     }
 
-    rc = persona_load_file(&ld, name, text, len);
+    p = strrchr(name, '/');
+
+    rc = persona_posix_root(&ld, name, p ? (size_t) (p - name) + 1 : 0);
+
+    if (rc == PERSONA_OK) {
+        rc = persona_load_file(&ld, name, text, len);
+    }
 
     if (rc == PERSONA_OK) {
         rc = persona_load_finish(&ld);
@@ -539,7 +569,14 @@ persona_load_init(persona_load_t *ld, persona_rules_t **rules,
     ld->tmp.alloc.alloc = persona_arena_alloc;
     ld->tmp.alloc.data = &ld->tmp;
 
-    ld->fs = fs ? fs : &persona_posix_fs;
+    if (fs == NULL) {
+        ld->posix.read = persona_posix_read;
+        ld->posix.list = persona_posix_list;
+        ld->posix.data = ld;
+        fs = &ld->posix;
+    }
+
+    ld->fs = fs;
     ld->err = err;
 
     persona_attrs_init(&ld->rs->attrs, &a->alloc);
@@ -2244,38 +2281,148 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
 
 /* the POSIX file system (load time only) */
 
+/*
+ * Resolves the directory files must stay in (dir of len bytes, "" is the
+ * current one), for the POSIX file system only.  PERSONA_NOMEM only when
+ * memory runs out; a directory that does not resolve fails every read.
+ */
+static int
+persona_posix_root(persona_load_t *ld, const char *dir, size_t len)
+{
+    char    *d, *real;
+    size_t   rlen;
+
+    if (ld->fs != &ld->posix) {
+        return PERSONA_OK;
+    }
+
+    d = persona_arena_alloc(&ld->tmp, len + 2);
+    if (d == NULL) {
+        persona_error_set(ld->err, "%s: out of memory", dir);
+        return PERSONA_NOMEM;
+    }
+
+    if (len == 0) {
+        d[len++] = '.';
+
+    } else {
+        memcpy(d, dir, len);
+    }
+
+    d[len] = '\0';
+
+    real = realpath(d, NULL);
+
+    if (real == NULL) {
+        ld->root = NULL;
+        ld->root_err = persona_strndup(&ld->tmp.alloc, strerror(errno),
+                                       strlen(strerror(errno)));
+        return PERSONA_OK;
+    }
+
+    rlen = strlen(real);
+    if (rlen == 1) {
+        rlen = 0;                                   /* "/" */
+    }
+
+    ld->root = persona_strndup(&ld->tmp.alloc, real, rlen);
+    free(real);
+
+    if (ld->root == NULL) {
+        persona_error_set(ld->err, "%s: out of memory", dir);
+        return PERSONA_NOMEM;
+    }
+
+    return PERSONA_OK;
+}
+
+
+/*
+ * A regular file only, checked before it is opened (opening a FIFO or a
+ * device may block or act), opened without blocking and checked again.
+ * Once a root is set, the file must resolve inside it: neither a symlink
+ * nor ".." may publish a file from elsewhere.
+ */
 static int
 persona_posix_read(void *data, const char *path, size_t max,
     persona_alloc_t *a, persona_str_t *content, persona_error_t *err)
 {
-    int           fd;
-    char         *p;
-    size_t        size, got;
-    ssize_t       n;
-    struct stat   st;
+    int              fd;
+    char            *p, *real;
+    size_t           size, got, rlen;
+    ssize_t          n;
+    struct stat      st, fst;
+    persona_load_t  *ld = data;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    real = NULL;
+
+    if (stat(path, &st) == -1) {
+        persona_error_set(err, "%s", strerror(errno));
+        return PERSONA_ERROR;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        persona_error_set(err, "not a regular file (%s)",
+                          S_ISDIR(st.st_mode) ? "a directory"
+                          : S_ISFIFO(st.st_mode) ? "a FIFO"
+                          : S_ISSOCK(st.st_mode) ? "a socket"
+                          : "a device");
+        return PERSONA_ERROR;
+    }
+
+    if (ld->root_err) {
+        persona_error_set(err, "cannot resolve the rules directory: %s",
+                          ld->root_err);
+        return PERSONA_ERROR;
+    }
+
+    if (ld->root) {
+        real = realpath(path, NULL);
+        if (real == NULL) {
+            persona_error_set(err, "%s", strerror(errno));
+            return PERSONA_ERROR;
+        }
+
+        rlen = strlen(ld->root);
+
+        if (strncmp(real, ld->root, rlen) != 0 || real[rlen] != '/') {
+            persona_error_set(err, "resolves to \"%s\", outside the rules "
+                              "directory \"%s\"", real,
+                              rlen ? ld->root : "/");
+            free(real);
+            return PERSONA_ERROR;
+        }
+    }
+
+    /* the resolved path, not following a symlink swapped in since */
+    fd = open(real ? real : path,
+              O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+              | (real ? O_NOFOLLOW : 0));
+    free(real);
+
     if (fd == -1) {
         persona_error_set(err, "%s", strerror(errno));
         return PERSONA_ERROR;
     }
 
-    if (fstat(fd, &st) == -1) {
+    if (fstat(fd, &fst) == -1) {
         persona_error_set(err, "%s", strerror(errno));
         goto failed;
     }
 
-    if (!S_ISREG(st.st_mode)) {
-        persona_error_set(err, "not a regular file");
+    if (!S_ISREG(fst.st_mode)
+        || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
+    {
+        persona_error_set(err, "changed while it was read");
         goto failed;
     }
 
-    if ((uint64_t) st.st_size > max) {
+    if ((uint64_t) fst.st_size > max) {
         persona_error_set(err, "larger than %zu bytes", max);
         goto failed;
     }
 
-    size = (size_t) st.st_size;
+    size = (size_t) fst.st_size;
 
     p = persona_alloc(a, size + 1);
     if (p == NULL) {
