@@ -603,20 +603,36 @@ ngx_http_persona_rules_apply(ngx_http_request_t *r,
 }
 
 
-/* a request header of a name some experience sets */
+/*
+ * A request header of a name some experience sets: names compare
+ * case-insensitively with "-" and "_" equal (the loader stores them
+ * lowercase with "-"), so "X_Offer" cannot slip past "X-Offer" with
+ * underscores_in_headers on.
+ */
 static ngx_uint_t
 ngx_http_persona_experience_header(ngx_table_elt_t *h, void *data)
 {
-    size_t                  k;
+    u_char                  c;
+    size_t                  i, k;
+    const char             *name;
     const persona_rules_t  *rules = data;
 
     for (k = 0; k < rules->nrequest_header_names; k++) {
-        if (h->key.len == rules->request_header_names[k].len
-            && ngx_strncasecmp(h->key.data,
-                               (u_char *) rules->request_header_names[k].data,
-                               h->key.len)
-               == 0)
-        {
+        if (h->key.len != rules->request_header_names[k].len) {
+            continue;
+        }
+
+        name = rules->request_header_names[k].data;
+
+        for (i = 0; i < h->key.len; i++) {
+            c = ngx_tolower(h->key.data[i]);
+
+            if ((c == '_' ? '-' : c) != (u_char) name[i]) {
+                break;
+            }
+        }
+
+        if (i == h->key.len) {
             return 1;
         }
     }

@@ -15,6 +15,10 @@
 #include "persona_rules.h"
 
 
+#define persona_header_fold(c)                                              \
+    ((c) == '_' ? '-' : ((c) >= 'A' && (c) <= 'Z') ? ((c) | 0x20) : (c))
+
+
 /* a malloc'd chunk arena: everything of a rule set, freed in one call */
 
 typedef struct persona_chunk_s  persona_chunk_t;
@@ -115,11 +119,38 @@ static const char  *persona_cap_keys[] = { "max", "per", NULL };
 static const char  *persona_file_keys[] = { "file", NULL };
 
 
-/* headers nginx owns: hop-by-hop and framing */
+/*
+ * Header names rules cannot set, compared case-insensitively with "-" and
+ * "_" equal; a trailing "*" matches any rest.  Both kinds: hop-by-hop and
+ * framing headers belong to nginx.
+ */
 static const char  *persona_forbidden_headers[] = {
     "connection", "keep-alive", "transfer-encoding", "upgrade", "te",
     "trailer", "content-length", "content-encoding", "date", "server",
     "location", "host", NULL
+};
+
+
+/*
+ * request_headers: every header nginx parses into r->headers_in (nginx and
+ * other modules keep their own pointers to them, so replacing the list
+ * entry would not replace what they use), the client address headers
+ * realip and proxies trust, and the module's preview token.
+ */
+static const char  *persona_forbidden_request_headers[] = {
+    "if-*", "cookie", "user-agent", "referer", "authorization",
+    "proxy-authorization", "x-forwarded-for", "x-real-ip", "forwarded",
+    "range", "accept-encoding", "via", "content-type", "content-range",
+    "expect", "accept", "accept-language", "depth", "destination",
+    "overwrite", "x-persona-token", NULL
+};
+
+
+/* response_headers: cookies, redirects and browser security policy */
+static const char  *persona_forbidden_response_headers[] = {
+    "set-cookie", "refresh", "content-type", "content-security-policy",
+    "content-security-policy-report-only", "strict-transport-security",
+    "www-authenticate", "proxy-authenticate", "access-control-*", NULL
 };
 
 
@@ -178,6 +209,12 @@ static int persona_warn(persona_load_t *ld, const char *file, unsigned line,
 static int persona_add_file(persona_load_t *ld, const char *path,
     size_t len, const char **copy);
 static int persona_name_ok(const char *s, size_t len, const char *extra);
+static int persona_header_eq(const char *a, size_t alen, const char *b,
+    size_t blen);
+static const char *persona_target_unsafe(const char *s, size_t len,
+    int redirect);
+static const char *persona_header_listed(const char **list,
+    const char *name, size_t len);
 static int persona_str_eq(persona_str_t a, persona_str_t b);
 static int persona_str_cmp(const void *a, const void *b);
 static int persona_exp_cmp(const void *a, const void *b);
@@ -1035,7 +1072,7 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
     unsigned               line, column;
     persona_str_t         *names;
     persona_header_t      *h;
-    const char            *s, **f;
+    const char            *s, *f;
     const persona_jnode_t *m;
 
     if (!json_is_object(n->value)) {
@@ -1064,20 +1101,33 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
                                 "and !#$%%&'*+-.^_`|~");
         }
 
-        for (f = persona_forbidden_headers; *f; f++) {
-            if (strlen(*f) == m->key.len
-                && strncasecmp(*f, m->key.data, m->key.len) == 0)
-            {
-                return persona_fail(ld, ld->file, m->key_line, m->key_column,
-                                    "header \"%s\" cannot be set by rules: "
-                                    "hop-by-hop and framing headers belong "
-                                    "to nginx", m->key.data);
-            }
+        f = persona_header_listed(persona_forbidden_headers, m->key.data,
+                                  m->key.len);
+        if (f != NULL) {
+            return persona_fail(ld, ld->file, m->key_line, m->key_column,
+                                "header \"%s\" cannot be set by rules: "
+                                "hop-by-hop and framing headers belong "
+                                "to nginx", m->key.data);
+        }
+
+        f = persona_header_listed(request ? persona_forbidden_request_headers
+                                          : persona_forbidden_response_headers,
+                                  m->key.data, m->key.len);
+        if (f != NULL) {
+            return persona_fail(ld, ld->file, m->key_line, m->key_column,
+                                request
+                                ? "header \"%s\" cannot be set in "
+                                  "request_headers: nginx reads it from the "
+                                  "client before the rules run"
+                                : "header \"%s\" cannot be set in "
+                                  "response_headers: cookies, redirects and "
+                                  "security policies belong to the site",
+                                m->key.data);
         }
 
         for (j = 0; j < i; j++) {
-            if (h[j].name.len == m->key.len
-                && strncasecmp(h[j].name.data, m->key.data, m->key.len) == 0)
+            if (persona_header_eq(h[j].name.data, h[j].name.len,
+                                  m->key.data, m->key.len))
             {
                 return persona_fail(ld, ld->file, m->key_line, m->key_column,
                                     "header \"%s\" is already set here as "
@@ -1126,8 +1176,8 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
         names = ld->rs->request_header_names;
 
         for (j = 0; j < ld->rs->nrequest_header_names; j++) {
-            if (names[j].len == m->key.len
-                && strncasecmp(names[j].data, m->key.data, m->key.len) == 0)
+            if (persona_header_eq(names[j].data, names[j].len, m->key.data,
+                                  m->key.len))
             {
                 break;
             }
@@ -1145,9 +1195,13 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
             return persona_wrap(ld, ld->file, PERSONA_NOMEM);
         }
 
+        /* lowercase with "_" as "-": how removal compares client names */
         for (k = 0; k < m->key.len; k++) {
             if (lower[k] >= 'A' && lower[k] <= 'Z') {
                 lower[k] |= 0x20;
+
+            } else if (lower[k] == '_') {
+                lower[k] = '-';
             }
         }
 
@@ -1305,7 +1359,7 @@ persona_load_routes(persona_load_t *ld, const persona_jnode_t *n,
 {
     size_t                 i, k, len;
     persona_route_t       *r;
-    const char            *s;
+    const char            *s, *msg;
     const persona_jnode_t *m;
 
     if (!json_is_object(n->value)) {
@@ -1374,6 +1428,12 @@ persona_load_routes(persona_load_t *ld, const persona_jnode_t *n,
                                   "blanks"
                                 : "expected a local target such as "
                                   "\"/lp/vip.html\", without blanks");
+        }
+
+        msg = persona_target_unsafe(s, len, redirect);
+        if (msg != NULL) {
+            return persona_fail(ld, ld->file, m->line, m->column,
+                                "target \"%s\" %s", s, msg);
         }
 
         r[i].path.data = persona_strndup(&ld->arena->alloc, m->key.data,
@@ -2100,6 +2160,123 @@ persona_add_file(persona_load_t *ld, const char *path, size_t len,
     *copy = p;
 
     return PERSONA_OK;
+}
+
+
+/*
+ * Why a landing or redirect target (already starting with "/", "http://"
+ * or "https://", without blanks or control bytes) is unsafe, or NULL.
+ * Browsers read "//host" and "/\host" as another host, and "\" as "/"
+ * anywhere in a URL, so a backslash is refused everywhere; an absolute
+ * target names its host (no "https:///host", no "user@" before it).  A
+ * landing target is an internal URI mapped to files: no "." or ".."
+ * segment and no "#".
+ */
+static const char *
+persona_target_unsafe(const char *s, size_t len, int redirect)
+{
+    size_t       k, seg;
+    const char  *end, *q;
+
+    if (memchr(s, '\\', len) != NULL) {
+        return "contains a backslash";
+    }
+
+    if (s[0] == '/') {
+        if (len > 1 && s[1] == '/') {
+            return "starts with \"//\", which browsers read as another "
+                   "host: write a full https:// URL for another host";
+        }
+
+    } else {
+        k = (s[4] == 's') ? 8 : 7;                  /* after "http(s)://" */
+        end = s + k;
+
+        while (end < s + len && *end != '/' && *end != '?' && *end != '#') {
+            end++;
+        }
+
+        if (end == s + k) {
+            return "names no host after the scheme";
+        }
+
+        if (memchr(s + k, '@', end - (s + k)) != NULL) {
+            return "has a user name (\"@\") before the host";
+        }
+    }
+
+    if (redirect) {
+        return NULL;
+    }
+
+    if (memchr(s, '#', len) != NULL) {
+        return "contains \"#\"";
+    }
+
+    q = memchr(s, '?', len);
+    end = q ? q : s + len;
+
+    for (seg = 0; s + seg < end; seg = k) {
+        /* s[seg] is '/': the segment runs to the next '/' */
+        for (k = seg + 1; s + k < end && s[k] != '/'; k++) {
+            /* void */
+        }
+
+        if ((k - seg == 2 && s[seg + 1] == '.')
+            || (k - seg == 3 && s[seg + 1] == '.' && s[seg + 2] == '.'))
+        {
+            return "has a \".\" or \"..\" segment";
+        }
+    }
+
+    return NULL;
+}
+
+
+/* header names are equal case-insensitively with "-" and "_" equal */
+static int
+persona_header_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t  i;
+
+    if (alen != blen) {
+        return 0;
+    }
+
+    for (i = 0; i < alen; i++) {
+        if (persona_header_fold(a[i]) != persona_header_fold(b[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the entry of list that matches name ("x-*" matches a prefix), or NULL */
+static const char *
+persona_header_listed(const char **list, const char *name, size_t len)
+{
+    size_t  n;
+
+    for ( /* void */ ; *list; list++) {
+        n = strlen(*list);
+
+        if ((*list)[n - 1] == '*') {
+            if (len >= n - 1 && persona_header_eq(*list, n - 1, name, n - 1))
+            {
+                return *list;
+            }
+
+            continue;
+        }
+
+        if (persona_header_eq(*list, n, name, len)) {
+            return *list;
+        }
+    }
+
+    return NULL;
 }
 
 
