@@ -448,6 +448,14 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
         res.nmatches = 0;
     }
 
+    if (res.nlimited) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "persona: a regex of segment \"%*s\" exceeded PCRE2's "
+                      "match limits, the segment does not match (%uz "
+                      "segment%s)", res.limited.len, res.limited.data,
+                      res.nlimited, res.nlimited == 1 ? "" : "s");
+    }
+
     ctx->segment.data = (u_char *) res.segment.data;
     ctx->segment.len = res.segment.len;
     ctx->experience = res.experience;

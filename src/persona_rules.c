@@ -2388,6 +2388,7 @@ int
 persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
     void *data, persona_result_t *res)
 {
+    int                       rc;
     size_t                    i, j;
     persona_str_t             name;
     persona_eval_t            ev;
@@ -2401,6 +2402,9 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
     res->matched = 0;
     res->experience = NULL;
     res->nmatches = 0;
+    res->nlimited = 0;
+    res->limited.data = NULL;
+    res->limited.len = 0;
 
     for (i = 0; i < rules->nsegments; i++) {
         seg = &rules->segments[i];
@@ -2417,7 +2421,17 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
             }
 
         } else {
-            if (!persona_cond_eval(seg->when, &ev)) {
+            rc = persona_cond_eval(seg->when, &ev);
+
+            if (rc == PERSONA_COND_LIMIT) {
+                if (res->nlimited++ == 0) {
+                    res->limited = seg->name;
+                }
+
+                continue;
+            }
+
+            if (rc != 1) {
                 continue;
             }
 
