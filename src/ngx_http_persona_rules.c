@@ -326,6 +326,13 @@ ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
     ngx_event_t                   *ev;
     ngx_http_persona_main_conf_t  *mcf;
 
+    /* init_process also runs in the cache manager and loader */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_persona_module);
 
     if (mcf == NULL
