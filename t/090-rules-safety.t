@@ -3,7 +3,8 @@
 # arg.* decoding ("%2B" is a plus), a regex over PCRE2's limits makes its
 # segment not match even under "not", and a block file swapped for a
 # symlink to /etc/passwd is refused by auto-reload (the last good rules
-# keep serving).
+# keep serving); only worker processes run the auto-reload timer (master
+# on, with a cache manager).
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
 
@@ -28,6 +29,25 @@ sub replace_by_symlink {
     select undef, undef, undef, $slow;
 }
 
+# For --- init: replaces html/NAME with TEXT by a rename once nginx serves.
+sub replace_file {
+    my ($name, $text) = @_;
+    my $slow = $ENV{TEST_NGINX_USE_VALGRIND} ? 3 : 0.5;
+    for (1 .. 200) {
+        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => server_port());
+        select undef, undef, undef, 0.1;
+    }
+    select undef, undef, undef, $slow if $ENV{TEST_NGINX_USE_VALGRIND};
+    my $f = "$ENV{TEST_NGINX_SERVER_ROOT}/html/$name";
+    open my $fh, '>', "$f.new" or die "$f.new: $!";
+    print $fh $text;
+    close $fh;
+    rename "$f.new", $f or die "$f: $!";
+    select undef, undef, undef, $slow;
+}
+
+master_on();
 no_long_string();
 no_shuffle();
 run_tests();
@@ -232,5 +252,38 @@ Cookie: persona_id=nobody-090
 qr{persona: rules ".*rules\.json" changed but are invalid, the last good rules stay: .*blocks/offer\.html": resolves to "/etc/passwd", outside the rules directory}
 --- no_error_log
 root:
+[alert]
+[emerg]
+
+
+
+=== TEST 7: auto-reload runs in the worker only, not in the cache manager
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    persona_rules_auto_reload 100ms;
+    proxy_cache_path cache levels=1 keys_zone=persona_090:1m;
+--- config
+    persona_rules ../html/rules.json;
+    location = /t {
+        persona on;
+        return 200 "$persona_segment\n";
+    }
+--- user_files
+>>> rules.json
+{ "default": "old" }
+--- init
+main::replace_file('rules.json', '{ "default": "new" }');
+--- request
+GET /t
+--- more_headers
+Cookie: persona_id=nobody-090
+--- response_body
+new
+--- grep_error_log eval
+qr/(?<=rules\.json" )reloaded/
+--- grep_error_log_out
+reloaded
+--- no_error_log
+[error]
 [alert]
 [emerg]
