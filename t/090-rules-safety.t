@@ -261,7 +261,7 @@ root:
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
     persona_rules_auto_reload 100ms;
-    proxy_cache_path cache levels=1 keys_zone=persona_090:1m;
+    proxy_cache_path persona_090_cache levels=1 keys_zone=persona_090:1m;
 --- config
     persona_rules ../html/rules.json;
     location = /t {
