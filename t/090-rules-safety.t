@@ -7,6 +7,7 @@
 # on, with a cache manager).
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
+use POSIX ();
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
@@ -46,6 +47,36 @@ sub replace_file {
     rename "$f.new", $f or die "$f: $!";
     select undef, undef, undef, $slow;
 }
+
+# For --- init: a child replaces html/NAME with TEXT while the test's
+# request waits for its slow backend (the parent goes on sending it).
+sub replace_file_later {
+    my ($name, $text, $delay) = @_;
+    my $pid = fork;
+    die "fork: $!" unless defined $pid;
+    return if $pid;
+    for (1 .. 200) {
+        last if IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => server_port());
+        select undef, undef, undef, 0.1;
+    }
+    select undef, undef, undef, $delay;
+    my $f = "$ENV{TEST_NGINX_SERVER_ROOT}/html/$name";
+    if (open my $fh, '>', "$f.new") {
+        print $fh $text;
+        close $fh;
+        rename "$f.new", $f;
+    }
+    POSIX::_exit(0);
+}
+
+# The mock backend of tcp_listen needs a port nobody else uses.
+$ENV{TEST_NGINX_MOCK_PORT} ||= do {
+    my $s = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Proto => 'tcp', Listen => 1)
+        or die "no free port: $!";
+    $s->sockport;
+};
 
 master_on();
 no_long_string();
@@ -283,6 +314,51 @@ new
 qr/(?<=rules\.json" )reloaded/
 --- grep_error_log_out
 reloaded
+--- no_error_log
+[error]
+[alert]
+[emerg]
+
+
+
+=== TEST 8: rules swapped while a request waits: its access log line still reads its own rules
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+    persona_rules_auto_reload 100ms;
+    log_format persona "persona $persona_segment|$persona_variant_price";
+--- config
+    persona_rules ../html/rules.json;
+    access_log logs/access.log persona;
+    location = /t {
+        persona on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_MOCK_PORT;
+    }
+--- user_files
+>>> rules.json
+{
+  "default": "old-rules-segment",
+  "experiments": [
+    { "name": "price", "salt": "s",
+      "variants": [ { "name": "old-variant", "weight": 100 } ] }
+  ]
+}
+--- init
+main::replace_file_later('rules.json', '{ "default": "new-rules-segment" }', 0.3);
+--- tcp_listen eval: $ENV{TEST_NGINX_MOCK_PORT}
+--- tcp_reply_delay: 2s
+--- tcp_reply eval
+"HTTP/1.0 200 OK\r\n\r\nslow\n"
+--- request
+GET /t
+--- more_headers
+Cookie: persona_id=nobody-090
+User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0
+--- response_body
+slow
+--- access_log
+persona old-rules-segment|old-variant
+--- error_log eval
+qr/persona: rules ".*rules\.json" reloaded/
 --- no_error_log
 [error]
 [alert]
