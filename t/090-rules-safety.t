@@ -343,9 +343,11 @@ reloaded
   ]
 }
 --- init
-main::replace_file_later('rules.json', '{ "default": "new-rules-segment" }', 0.3);
+main::replace_file_later('rules.json', '{ "default": "new-rules-segment" }',
+                        $ENV{TEST_NGINX_USE_VALGRIND} ? 1.5 : 0.3);
 --- tcp_listen eval: $ENV{TEST_NGINX_MOCK_PORT}
---- tcp_reply_delay: 2s
+--- tcp_reply_delay: 3s
+--- timeout: 15
 --- tcp_reply eval
 "HTTP/1.0 200 OK\r\n\r\nslow\n"
 --- request
