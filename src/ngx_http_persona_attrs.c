@@ -268,7 +268,7 @@ ngx_http_persona_attr_cookie(ngx_http_request_t *r, const persona_str_t *name,
 }
 
 
-/* the argument, percent-decoded */
+/* the argument, decoded once: "+" is a space, "%2B" a plus */
 static ngx_int_t
 ngx_http_persona_attr_arg(ngx_http_request_t *r, const persona_str_t *name,
     ngx_str_t *value)
@@ -292,18 +292,17 @@ ngx_http_persona_attr_arg(ngx_http_request_t *r, const persona_str_t *name,
         return NGX_ERROR;
     }
 
+    /* "+" is a space before decoding, so "%2B" stays a plus */
+    for (src = raw.data; src < raw.data + raw.len; src++) {
+        dst[src - raw.data] = (*src == '+') ? ' ' : *src;
+    }
+
     value->data = dst;
-    src = raw.data;
+    src = dst;
 
     ngx_unescape_uri(&dst, &src, raw.len, 0);
 
     value->len = dst - value->data;
-
-    for (dst = value->data; dst < value->data + value->len; dst++) {
-        if (*dst == '+') {
-            *dst = ' ';
-        }
-    }
 
     return NGX_OK;
 }

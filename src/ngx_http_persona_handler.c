@@ -14,6 +14,7 @@ static ngx_int_t ngx_http_persona_get_id(ngx_http_request_t *r,
 static void ngx_http_persona_lookup_done(void *data,
     ngx_http_persona_status_e status, redisReply *reply, const char *reason);
 static void ngx_http_persona_ctx_cleanup(void *data);
+static void ngx_http_persona_detach(void *data);
 
 
 ngx_int_t
@@ -190,8 +191,11 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    /* a request terminated while waiting detaches from the lookup */
-    cln->handler = ngx_http_persona_ctx_cleanup;
+    /*
+     * a request terminated while waiting detaches from the lookup; the
+     * rules are released by the pool cleanup, after the access log
+     */
+    cln->handler = ngx_http_persona_detach;
     cln->data = ctx;
 
     op = ngx_http_persona_redis_lookup(mcf->redis, &key,
@@ -338,6 +342,23 @@ done:
 
     ngx_http_core_run_phases(r);
     ngx_http_run_posted_requests(c);
+}
+
+
+/*
+ * An http cleanup runs before the log phase: it only detaches a pending
+ * lookup.  What the log phase reads ($persona_segment, variants: rules
+ * memory) is released by the pool cleanup below, which runs after it.
+ */
+static void
+ngx_http_persona_detach(void *data)
+{
+    ngx_http_persona_ctx_t  *ctx = data;
+
+    if (ctx->op) {
+        ngx_http_persona_redis_detach(ctx->op);
+        ctx->op = NULL;
+    }
 }
 
 

@@ -326,6 +326,13 @@ ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
     ngx_event_t                   *ev;
     ngx_http_persona_main_conf_t  *mcf;
 
+    /* init_process also runs in the cache manager and loader */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_persona_module);
 
     if (mcf == NULL
@@ -446,6 +453,14 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
         res.segment = ref->rules->default_segment;
         res.experience = ref->rules->default_experience;
         res.nmatches = 0;
+    }
+
+    if (res.nlimited) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "persona: a regex of segment \"%*s\" exceeded PCRE2's "
+                      "match limits, the segment does not match (%uz "
+                      "segment%s)", res.limited.len, res.limited.data,
+                      res.nlimited, res.nlimited == 1 ? "" : "s");
     }
 
     ctx->segment.data = (u_char *) res.segment.data;
@@ -603,20 +618,36 @@ ngx_http_persona_rules_apply(ngx_http_request_t *r,
 }
 
 
-/* a request header of a name some experience sets */
+/*
+ * A request header of a name some experience sets: names compare
+ * case-insensitively with "-" and "_" equal (the loader stores them
+ * lowercase with "-"), so "X_Offer" cannot slip past "X-Offer" with
+ * underscores_in_headers on.
+ */
 static ngx_uint_t
 ngx_http_persona_experience_header(ngx_table_elt_t *h, void *data)
 {
-    size_t                  k;
+    u_char                  c;
+    size_t                  i, k;
+    const char             *name;
     const persona_rules_t  *rules = data;
 
     for (k = 0; k < rules->nrequest_header_names; k++) {
-        if (h->key.len == rules->request_header_names[k].len
-            && ngx_strncasecmp(h->key.data,
-                               (u_char *) rules->request_header_names[k].data,
-                               h->key.len)
-               == 0)
-        {
+        if (h->key.len != rules->request_header_names[k].len) {
+            continue;
+        }
+
+        name = rules->request_header_names[k].data;
+
+        for (i = 0; i < h->key.len; i++) {
+            c = ngx_tolower(h->key.data[i]);
+
+            if ((c == '_' ? '-' : c) != (u_char) name[i]) {
+                break;
+            }
+        }
+
+        if (i == h->key.len) {
             return 1;
         }
     }

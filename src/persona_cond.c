@@ -851,14 +851,26 @@ static int
 persona_cond_eval_node(const persona_cond_t *c, const persona_eval_t *ev,
     const persona_cond_t **failed)
 {
-    size_t  i;
+    int                    rc;
+    size_t                 i;
+    const persona_cond_t  *f;
+
+    f = NULL;
+
+    /*
+     * Three outcomes: 1, 0, and PERSONA_COND_LIMIT (a regex could not be
+     * decided within its limits), which ends the evaluation: it is
+     * neither true nor false, so "not" and "any" must not turn it into a
+     * match.
+     */
 
     switch (c->type) {
 
     case PERSONA_COND_ALL:
         for (i = 0; i < c->nsub; i++) {
-            if (!persona_cond_eval_node(c->sub[i], ev, failed)) {
-                return 0;
+            rc = persona_cond_eval_node(c->sub[i], ev, failed);
+            if (rc != 1) {
+                return rc;
             }
         }
 
@@ -866,23 +878,46 @@ persona_cond_eval_node(const persona_cond_t *c, const persona_eval_t *ev,
 
     case PERSONA_COND_ANY:
         for (i = 0; i < c->nsub; i++) {
-            if (persona_cond_eval_node(c->sub[i], ev, NULL)) {
-                return 1;
+            rc = persona_cond_eval_node(c->sub[i], ev, failed ? &f : NULL);
+            if (rc == PERSONA_COND_LIMIT && failed) {
+                *failed = f;
+            }
+
+            if (rc != 0) {
+                return rc;
             }
         }
 
         break;
 
     case PERSONA_COND_NOT:
-        if (!persona_cond_eval_node(c->sub[0], ev, NULL)) {
+        rc = persona_cond_eval_node(c->sub[0], ev, failed ? &f : NULL);
+        if (rc == PERSONA_COND_LIMIT) {
+            if (failed) {
+                *failed = f;
+            }
+
+            return rc;
+        }
+
+        if (rc == 0) {
             return 1;
         }
 
         break;
 
     default:
-        if (persona_cond_eval_op(c, ev)) {
+        rc = persona_cond_eval_op(c, ev);
+        if (rc == 1) {
             return 1;
+        }
+
+        if (rc == PERSONA_COND_LIMIT) {
+            if (failed) {
+                *failed = c;
+            }
+
+            return rc;
         }
     }
 
@@ -988,14 +1023,19 @@ persona_cond_eval_op(const persona_cond_t *c, const persona_eval_t *ev)
     case PERSONA_OP_REGEX:
         scratch = ev->scratch;
         if (scratch == NULL) {
-            return 0;
+            return PERSONA_COND_LIMIT;
         }
 
         rc = pcre2_match(c->re, (PCRE2_SPTR) v.data, v.len, 0, 0,
                          scratch->md, scratch->mctx);
 
         /* 0: matched, ovector too small for the captures */
-        return rc >= 0;
+        if (rc >= 0) {
+            return 1;
+        }
+
+        /* match, depth, heap or JIT stack limit, out of memory: undecided */
+        return rc == PCRE2_ERROR_NOMATCH ? 0 : PERSONA_COND_LIMIT;
 
     case PERSONA_OP_CIDR:
         if (!persona_ip(v.data, v.len, addr, &v6, 1)) {

@@ -126,18 +126,25 @@ typedef struct {
     void                   *data;
     /* from persona_cond_scratch_create(): PCRE2 match data and match
      * context with the limits; reusable across evaluations, not shared
-     * between threads; NULL: regex conditions never match */
+     * between threads; NULL: regex conditions are PERSONA_COND_LIMIT */
     void                   *scratch;
 } persona_eval_t;
 
 
-/* 1 when the condition holds, 0 otherwise */
+/*
+ * 1 when the condition holds, 0 otherwise, PERSONA_COND_LIMIT when a regex
+ * could not be decided within PCRE2's limits (match, depth, heap): the
+ * condition as a whole then holds for no one, whatever "not" or "any"
+ * surround the regex (a long input must not flip "not regex" to true).
+ */
+#define PERSONA_COND_LIMIT  (-1)
+
 int persona_cond_eval(const persona_cond_t *cond, const persona_eval_t *ev);
 
 /*
  * The same, and when it does not hold *failed is the first condition
  * that failed: the leaf op under "all" / implicit all, or the "any" or
- * "not" node itself.
+ * "not" node itself; for PERSONA_COND_LIMIT the regex op.
  */
 int persona_cond_explain(const persona_cond_t *cond,
     const persona_eval_t *ev, const persona_cond_t **failed);

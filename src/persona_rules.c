@@ -15,6 +15,10 @@
 #include "persona_rules.h"
 
 
+#define persona_header_fold(c)                                              \
+    ((c) == '_' ? '-' : ((c) >= 'A' && (c) <= 'Z') ? ((c) | 0x20) : (c))
+
+
 /* a malloc'd chunk arena: everything of a rule set, freed in one call */
 
 typedef struct persona_chunk_s  persona_chunk_t;
@@ -74,6 +78,15 @@ typedef struct {
     const char                *file;      /* the rules file loading */
     const char                *dir;       /* its directory, "" or ".../" */
     persona_json_t             doc;
+
+    /*
+     * The POSIX file system reads only regular files that resolve inside
+     * root: the directory of the rules file, or the rules directory, with
+     * symlinks resolved ("" for "/"); root_err when it did not resolve.
+     */
+    persona_rules_fs_t         posix;
+    const char                *root;
+    const char                *root_err;
 } persona_load_t;
 
 
@@ -106,11 +119,38 @@ static const char  *persona_cap_keys[] = { "max", "per", NULL };
 static const char  *persona_file_keys[] = { "file", NULL };
 
 
-/* headers nginx owns: hop-by-hop and framing */
+/*
+ * Header names rules cannot set, compared case-insensitively with "-" and
+ * "_" equal; a trailing "*" matches any rest.  Both kinds: hop-by-hop and
+ * framing headers belong to nginx.
+ */
 static const char  *persona_forbidden_headers[] = {
     "connection", "keep-alive", "transfer-encoding", "upgrade", "te",
     "trailer", "content-length", "content-encoding", "date", "server",
     "location", "host", NULL
+};
+
+
+/*
+ * request_headers: every header nginx parses into r->headers_in (nginx and
+ * other modules keep their own pointers to them, so replacing the list
+ * entry would not replace what they use), the client address headers
+ * realip and proxies trust, and the module's preview token.
+ */
+static const char  *persona_forbidden_request_headers[] = {
+    "if-*", "cookie", "user-agent", "referer", "authorization",
+    "proxy-authorization", "x-forwarded-for", "x-real-ip", "forwarded",
+    "range", "accept-encoding", "via", "content-type", "content-range",
+    "expect", "accept", "accept-language", "depth", "destination",
+    "overwrite", "x-persona-token", NULL
+};
+
+
+/* response_headers: cookies, redirects and browser security policy */
+static const char  *persona_forbidden_response_headers[] = {
+    "set-cookie", "refresh", "content-type", "content-security-policy",
+    "content-security-policy-report-only", "strict-transport-security",
+    "www-authenticate", "proxy-authenticate", "access-control-*", NULL
 };
 
 
@@ -169,6 +209,12 @@ static int persona_warn(persona_load_t *ld, const char *file, unsigned line,
 static int persona_add_file(persona_load_t *ld, const char *path,
     size_t len, const char **copy);
 static int persona_name_ok(const char *s, size_t len, const char *extra);
+static int persona_header_eq(const char *a, size_t alen, const char *b,
+    size_t blen);
+static const char *persona_target_unsafe(const char *s, size_t len,
+    int redirect);
+static const char *persona_header_listed(const char **list,
+    const char *name, size_t len);
 static int persona_str_eq(persona_str_t a, persona_str_t b);
 static int persona_str_cmp(const void *a, const void *b);
 static int persona_exp_cmp(const void *a, const void *b);
@@ -181,9 +227,8 @@ static int persona_posix_list(void *data, const char *path,
     persona_error_t *err);
 
 
-static const persona_rules_fs_t  persona_posix_fs = {
-    persona_posix_read, persona_posix_list, NULL
-};
+static int persona_posix_root(persona_load_t *ld, const char *dir,
+    size_t len);
 
 
 /* arena */
@@ -307,6 +352,7 @@ persona_rules_load(persona_rules_t **rules, const char *path,
 {
     int               rc;
     char             *full;
+    const char       *p;
     size_t            i, j, n, plen, k;
     persona_str_t    *names, content, tmp;
     persona_load_t    ld;
@@ -331,6 +377,14 @@ persona_rules_load(persona_rules_t **rules, const char *path,
             persona_error_set(err, "%s: cannot read rules: %s", path,
                               ferr.msg);
             goto failed;
+        }
+
+        /* block files stay inside the rules file's directory */
+        p = strrchr(path, '/');
+
+        rc = persona_posix_root(&ld, path, p ? (size_t) (p - path) + 1 : 0);
+        if (rc != PERSONA_OK) {
+            goto nomem;
         }
 
         rc = persona_load_file(&ld, path, content.data, content.len);
@@ -388,6 +442,12 @@ persona_rules_load(persona_rules_t **rules, const char *path,
     plen = strlen(path);
     while (plen > 1 && path[plen - 1] == '/') {
         plen--;
+    }
+
+    /* every file stays inside the rules directory */
+    rc = persona_posix_root(&ld, path, plen);
+    if (rc != PERSONA_OK) {
+        goto nomem;
     }
 
     for (i = 0; i < n; i++) {
@@ -451,6 +511,7 @@ persona_rules_load_buffer(persona_rules_t **rules, const char *name,
     persona_error_t *err)
 {
     int             rc;
+    const char     *p;
     persona_load_t  ld;
 
     rc = persona_load_init(&ld, rules, fs, err);
@@ -458,7 +519,13 @@ persona_rules_load_buffer(persona_rules_t **rules, const char *name,
         return rc;
     }
 
-    rc = persona_load_file(&ld, name, text, len);
+    p = strrchr(name, '/');
+
+    rc = persona_posix_root(&ld, name, p ? (size_t) (p - name) + 1 : 0);
+
+    if (rc == PERSONA_OK) {
+        rc = persona_load_file(&ld, name, text, len);
+    }
 
     if (rc == PERSONA_OK) {
         rc = persona_load_finish(&ld);
@@ -539,7 +606,14 @@ persona_load_init(persona_load_t *ld, persona_rules_t **rules,
     ld->tmp.alloc.alloc = persona_arena_alloc;
     ld->tmp.alloc.data = &ld->tmp;
 
-    ld->fs = fs ? fs : &persona_posix_fs;
+    if (fs == NULL) {
+        ld->posix.read = persona_posix_read;
+        ld->posix.list = persona_posix_list;
+        ld->posix.data = ld;
+        fs = &ld->posix;
+    }
+
+    ld->fs = fs;
     ld->err = err;
 
     persona_attrs_init(&ld->rs->attrs, &a->alloc);
@@ -998,7 +1072,7 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
     unsigned               line, column;
     persona_str_t         *names;
     persona_header_t      *h;
-    const char            *s, **f;
+    const char            *s, *f;
     const persona_jnode_t *m;
 
     if (!json_is_object(n->value)) {
@@ -1027,20 +1101,33 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
                                 "and !#$%%&'*+-.^_`|~");
         }
 
-        for (f = persona_forbidden_headers; *f; f++) {
-            if (strlen(*f) == m->key.len
-                && strncasecmp(*f, m->key.data, m->key.len) == 0)
-            {
-                return persona_fail(ld, ld->file, m->key_line, m->key_column,
-                                    "header \"%s\" cannot be set by rules: "
-                                    "hop-by-hop and framing headers belong "
-                                    "to nginx", m->key.data);
-            }
+        f = persona_header_listed(persona_forbidden_headers, m->key.data,
+                                  m->key.len);
+        if (f != NULL) {
+            return persona_fail(ld, ld->file, m->key_line, m->key_column,
+                                "header \"%s\" cannot be set by rules: "
+                                "hop-by-hop and framing headers belong "
+                                "to nginx", m->key.data);
+        }
+
+        f = persona_header_listed(request ? persona_forbidden_request_headers
+                                          : persona_forbidden_response_headers,
+                                  m->key.data, m->key.len);
+        if (f != NULL) {
+            return persona_fail(ld, ld->file, m->key_line, m->key_column,
+                                request
+                                ? "header \"%s\" cannot be set in "
+                                  "request_headers: nginx reads it from the "
+                                  "client before the rules run"
+                                : "header \"%s\" cannot be set in "
+                                  "response_headers: cookies, redirects and "
+                                  "security policies belong to the site",
+                                m->key.data);
         }
 
         for (j = 0; j < i; j++) {
-            if (h[j].name.len == m->key.len
-                && strncasecmp(h[j].name.data, m->key.data, m->key.len) == 0)
+            if (persona_header_eq(h[j].name.data, h[j].name.len,
+                                  m->key.data, m->key.len))
             {
                 return persona_fail(ld, ld->file, m->key_line, m->key_column,
                                     "header \"%s\" is already set here as "
@@ -1089,8 +1176,8 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
         names = ld->rs->request_header_names;
 
         for (j = 0; j < ld->rs->nrequest_header_names; j++) {
-            if (names[j].len == m->key.len
-                && strncasecmp(names[j].data, m->key.data, m->key.len) == 0)
+            if (persona_header_eq(names[j].data, names[j].len, m->key.data,
+                                  m->key.len))
             {
                 break;
             }
@@ -1108,9 +1195,13 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
             return persona_wrap(ld, ld->file, PERSONA_NOMEM);
         }
 
+        /* lowercase with "_" as "-": how removal compares client names */
         for (k = 0; k < m->key.len; k++) {
             if (lower[k] >= 'A' && lower[k] <= 'Z') {
                 lower[k] |= 0x20;
+
+            } else if (lower[k] == '_') {
+                lower[k] = '-';
             }
         }
 
@@ -1268,7 +1359,7 @@ persona_load_routes(persona_load_t *ld, const persona_jnode_t *n,
 {
     size_t                 i, k, len;
     persona_route_t       *r;
-    const char            *s;
+    const char            *s, *msg;
     const persona_jnode_t *m;
 
     if (!json_is_object(n->value)) {
@@ -1337,6 +1428,12 @@ persona_load_routes(persona_load_t *ld, const persona_jnode_t *n,
                                   "blanks"
                                 : "expected a local target such as "
                                   "\"/lp/vip.html\", without blanks");
+        }
+
+        msg = persona_target_unsafe(s, len, redirect);
+        if (msg != NULL) {
+            return persona_fail(ld, ld->file, m->line, m->column,
+                                "target \"%s\" %s", s, msg);
         }
 
         r[i].path.data = persona_strndup(&ld->arena->alloc, m->key.data,
@@ -2066,6 +2163,123 @@ persona_add_file(persona_load_t *ld, const char *path, size_t len,
 }
 
 
+/*
+ * Why a landing or redirect target (already starting with "/", "http://"
+ * or "https://", without blanks or control bytes) is unsafe, or NULL.
+ * Browsers read "//host" and "/\host" as another host, and "\" as "/"
+ * anywhere in a URL, so a backslash is refused everywhere; an absolute
+ * target names its host (no "https:///host", no "user@" before it).  A
+ * landing target is an internal URI mapped to files: no "." or ".."
+ * segment and no "#".
+ */
+static const char *
+persona_target_unsafe(const char *s, size_t len, int redirect)
+{
+    size_t       k, seg;
+    const char  *end, *q;
+
+    if (memchr(s, '\\', len) != NULL) {
+        return "contains a backslash";
+    }
+
+    if (s[0] == '/') {
+        if (len > 1 && s[1] == '/') {
+            return "starts with \"//\", which browsers read as another "
+                   "host: write a full https:// URL for another host";
+        }
+
+    } else {
+        k = (s[4] == 's') ? 8 : 7;                  /* after "http(s)://" */
+        end = s + k;
+
+        while (end < s + len && *end != '/' && *end != '?' && *end != '#') {
+            end++;
+        }
+
+        if (end == s + k) {
+            return "names no host after the scheme";
+        }
+
+        if (memchr(s + k, '@', end - (s + k)) != NULL) {
+            return "has a user name (\"@\") before the host";
+        }
+    }
+
+    if (redirect) {
+        return NULL;
+    }
+
+    if (memchr(s, '#', len) != NULL) {
+        return "contains \"#\"";
+    }
+
+    q = memchr(s, '?', len);
+    end = q ? q : s + len;
+
+    for (seg = 0; s + seg < end; seg = k) {
+        /* s[seg] is '/': the segment runs to the next '/' */
+        for (k = seg + 1; s + k < end && s[k] != '/'; k++) {
+            /* void */
+        }
+
+        if ((k - seg == 2 && s[seg + 1] == '.')
+            || (k - seg == 3 && s[seg + 1] == '.' && s[seg + 2] == '.'))
+        {
+            return "has a \".\" or \"..\" segment";
+        }
+    }
+
+    return NULL;
+}
+
+
+/* header names are equal case-insensitively with "-" and "_" equal */
+static int
+persona_header_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+    size_t  i;
+
+    if (alen != blen) {
+        return 0;
+    }
+
+    for (i = 0; i < alen; i++) {
+        if (persona_header_fold(a[i]) != persona_header_fold(b[i])) {
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+/* the entry of list that matches name ("x-*" matches a prefix), or NULL */
+static const char *
+persona_header_listed(const char **list, const char *name, size_t len)
+{
+    size_t  n;
+
+    for ( /* void */ ; *list; list++) {
+        n = strlen(*list);
+
+        if ((*list)[n - 1] == '*') {
+            if (len >= n - 1 && persona_header_eq(*list, n - 1, name, n - 1))
+            {
+                return *list;
+            }
+
+            continue;
+        }
+
+        if (persona_header_eq(*list, n, name, len)) {
+            return *list;
+        }
+    }
+
+    return NULL;
+}
+
+
 /* 1..len of letters, digits and the extra bytes */
 static int
 persona_name_ok(const char *s, size_t len, const char *extra)
@@ -2174,6 +2388,7 @@ int
 persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
     void *data, persona_result_t *res)
 {
+    int                       rc;
     size_t                    i, j;
     persona_str_t             name;
     persona_eval_t            ev;
@@ -2187,6 +2402,9 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
     res->matched = 0;
     res->experience = NULL;
     res->nmatches = 0;
+    res->nlimited = 0;
+    res->limited.data = NULL;
+    res->limited.len = 0;
 
     for (i = 0; i < rules->nsegments; i++) {
         seg = &rules->segments[i];
@@ -2203,7 +2421,17 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
             }
 
         } else {
-            if (!persona_cond_eval(seg->when, &ev)) {
+            rc = persona_cond_eval(seg->when, &ev);
+
+            if (rc == PERSONA_COND_LIMIT) {
+                if (res->nlimited++ == 0) {
+                    res->limited = seg->name;
+                }
+
+                continue;
+            }
+
+            if (rc != 1) {
                 continue;
             }
 
@@ -2244,38 +2472,148 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
 
 /* the POSIX file system (load time only) */
 
+/*
+ * Resolves the directory files must stay in (dir of len bytes, "" is the
+ * current one), for the POSIX file system only.  PERSONA_NOMEM only when
+ * memory runs out; a directory that does not resolve fails every read.
+ */
+static int
+persona_posix_root(persona_load_t *ld, const char *dir, size_t len)
+{
+    char    *d, *real;
+    size_t   rlen;
+
+    if (ld->fs != &ld->posix) {
+        return PERSONA_OK;
+    }
+
+    d = persona_arena_alloc(&ld->tmp, len + 2);
+    if (d == NULL) {
+        persona_error_set(ld->err, "%s: out of memory", dir);
+        return PERSONA_NOMEM;
+    }
+
+    if (len == 0) {
+        d[len++] = '.';
+
+    } else {
+        memcpy(d, dir, len);
+    }
+
+    d[len] = '\0';
+
+    real = realpath(d, NULL);
+
+    if (real == NULL) {
+        ld->root = NULL;
+        ld->root_err = persona_strndup(&ld->tmp.alloc, strerror(errno),
+                                       strlen(strerror(errno)));
+        return PERSONA_OK;
+    }
+
+    rlen = strlen(real);
+    if (rlen == 1) {
+        rlen = 0;                                   /* "/" */
+    }
+
+    ld->root = persona_strndup(&ld->tmp.alloc, real, rlen);
+    free(real);
+
+    if (ld->root == NULL) {
+        persona_error_set(ld->err, "%s: out of memory", dir);
+        return PERSONA_NOMEM;
+    }
+
+    return PERSONA_OK;
+}
+
+
+/*
+ * A regular file only, checked before it is opened (opening a FIFO or a
+ * device may block or act), opened without blocking and checked again.
+ * Once a root is set, the file must resolve inside it: neither a symlink
+ * nor ".." may publish a file from elsewhere.
+ */
 static int
 persona_posix_read(void *data, const char *path, size_t max,
     persona_alloc_t *a, persona_str_t *content, persona_error_t *err)
 {
-    int           fd;
-    char         *p;
-    size_t        size, got;
-    ssize_t       n;
-    struct stat   st;
+    int              fd;
+    char            *p, *real;
+    size_t           size, got, rlen;
+    ssize_t          n;
+    struct stat      st, fst;
+    persona_load_t  *ld = data;
 
-    fd = open(path, O_RDONLY | O_CLOEXEC);
+    real = NULL;
+
+    if (stat(path, &st) == -1) {
+        persona_error_set(err, "%s", strerror(errno));
+        return PERSONA_ERROR;
+    }
+
+    if (!S_ISREG(st.st_mode)) {
+        persona_error_set(err, "not a regular file (%s)",
+                          S_ISDIR(st.st_mode) ? "a directory"
+                          : S_ISFIFO(st.st_mode) ? "a FIFO"
+                          : S_ISSOCK(st.st_mode) ? "a socket"
+                          : "a device");
+        return PERSONA_ERROR;
+    }
+
+    if (ld->root_err) {
+        persona_error_set(err, "cannot resolve the rules directory: %s",
+                          ld->root_err);
+        return PERSONA_ERROR;
+    }
+
+    if (ld->root) {
+        real = realpath(path, NULL);
+        if (real == NULL) {
+            persona_error_set(err, "%s", strerror(errno));
+            return PERSONA_ERROR;
+        }
+
+        rlen = strlen(ld->root);
+
+        if (strncmp(real, ld->root, rlen) != 0 || real[rlen] != '/') {
+            persona_error_set(err, "resolves to \"%s\", outside the rules "
+                              "directory \"%s\"", real,
+                              rlen ? ld->root : "/");
+            free(real);
+            return PERSONA_ERROR;
+        }
+    }
+
+    /* the resolved path, not following a symlink swapped in since */
+    fd = open(real ? real : path,
+              O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY
+              | (real ? O_NOFOLLOW : 0));
+    free(real);
+
     if (fd == -1) {
         persona_error_set(err, "%s", strerror(errno));
         return PERSONA_ERROR;
     }
 
-    if (fstat(fd, &st) == -1) {
+    if (fstat(fd, &fst) == -1) {
         persona_error_set(err, "%s", strerror(errno));
         goto failed;
     }
 
-    if (!S_ISREG(st.st_mode)) {
-        persona_error_set(err, "not a regular file");
+    if (!S_ISREG(fst.st_mode)
+        || fst.st_dev != st.st_dev || fst.st_ino != st.st_ino)
+    {
+        persona_error_set(err, "changed while it was read");
         goto failed;
     }
 
-    if ((uint64_t) st.st_size > max) {
+    if ((uint64_t) fst.st_size > max) {
         persona_error_set(err, "larger than %zu bytes", max);
         goto failed;
     }
 
-    size = (size_t) st.st_size;
+    size = (size_t) fst.st_size;
 
     p = persona_alloc(a, size + 1);
     if (p == NULL) {

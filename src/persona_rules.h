@@ -199,6 +199,12 @@ typedef struct {
      */
     persona_str_t              *matches;
     size_t                      nmatches;
+    /*
+     * Segments skipped because a regex of theirs hit PCRE2's limits (the
+     * caller logs them at warn): how many, and the first one's name.
+     */
+    size_t                      nlimited;
+    persona_str_t               limited;
 } persona_result_t;
 
 

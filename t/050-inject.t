@@ -50,7 +50,6 @@ our $Rules = <<'JSON';
       "response_headers": {
         "Cache-Control": "public, max-age=600, s-maxage=3600",
         "Link": "</vip.css>; rel=preload; as=style",
-        "Content-Type": "text/html; charset=utf-8",
         "ETag": "\"seg-etag\"",
         "Last-Modified": "Wed, 01 Jan 2025 00:00:00 GMT",
         "Expires": "",
@@ -796,7 +795,7 @@ GET /p/page.html?seg=headers
 --- response_headers
 Cache-Control: private, max-age=600
 Link: </vip.css>; rel=preload; as=style
-Content-Type: text/html; charset=utf-8
+Content-Type: text/html
 X-Persona-Offer: vip-none
 !Expires
 !ETag

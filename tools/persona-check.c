@@ -832,7 +832,14 @@ check_explain(check_t *ck, const char *path)
         ok = persona_cond_explain(seg->when, &ev, &failed);
 
         printf("  %-20s %s:%u:%u: %s\n", seg->name.data, seg->file,
-               seg->line, seg->column, ok ? "match" : "no match");
+               seg->line, seg->column,
+               ok == PERSONA_COND_LIMIT
+               ? "no match (a regex exceeded PCRE2's limits)"
+               : ok ? "match" : "no match");
+
+        if (ok == PERSONA_COND_LIMIT) {
+            ok = 0;
+        }
 
         if (!ok && failed) {
             persona_cond_describe(failed, desc, sizeof(desc));

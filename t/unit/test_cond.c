@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "persona_cond.h"
+#include "persona_rules.h"
 #include "rules_test_util.h"
 
 
@@ -140,16 +141,40 @@ static const eval_case_t  eval_cases[] = {
       1 },
     { "{\"header.x\": {\"regex\": \"(a)(b)(c)\"}}", KV("header.x", "xabc"),
       1 },
-    /* catastrophic backtracking hits the match limit: no match, quickly */
+    /*
+     * catastrophic backtracking hits the match limit, quickly: undecided,
+     * and neither "not" nor "any" turns that into a match
+     */
     { "{\"header.x\": {\"regex\": \"^(a+)+$\"}}",
       KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                      "aaab"),
-      0 },
+      PERSONA_COND_LIMIT },
     { "{\"header.x\": {\"regex\": \"^(a|aa)+$\"}}",
       KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                      "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                      "aaaaaaaaaab"),
-      0 },
+      PERSONA_COND_LIMIT },
+    { "{\"not\": {\"header.x\": {\"regex\": \"^(a+)+$\"}}}",
+      KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaab"),
+      PERSONA_COND_LIMIT },
+    { "{\"not\": {\"not\": {\"header.x\": {\"regex\": \"^(a+)+$\"}}}}",
+      KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaab"),
+      PERSONA_COND_LIMIT },
+    { "{\"any\": [{\"header.y\": \"1\"}, {\"not\": {\"header.x\": "
+      "{\"regex\": \"^(a+)+$\"}}}]}",
+      KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaab"),
+      PERSONA_COND_LIMIT },
+    { "{\"all\": [{\"not\": {\"header.x\": {\"regex\": \"^(a+)+$\"}}}, "
+      "{\"header.x\": {\"exists\": true}}]}",
+      KV("header.x", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                     "aaab"),
+      PERSONA_COND_LIMIT },
+    /* the same pattern on a short input is decided */
+    { "{\"not\": {\"header.x\": {\"regex\": \"^(a+)+$\"}}}",
+      KV("header.x", "aab"), 1 },
 
     /* cidr */
     { "{\"var.remote_addr\": {\"cidr\": \"10.0.0.0/8\"}}",
@@ -515,6 +540,54 @@ test_explain(void **state)
 }
 
 
+/* a segment whose regex hits the limits does not match, even under "not" */
+static void
+test_regex_limit_segment(void **state)
+{
+    const char        *text;
+    persona_str_t      matches[3];
+    persona_rules_t   *rs;
+    persona_error_t    err;
+    persona_result_t   res;
+
+    text = "{ \"segments\": ["
+           " { \"name\": \"human\", \"when\": { \"not\": "
+           "   { \"header.user_agent\": { \"regex\": \"^(a+)+$\" } } } },"
+           " { \"name\": \"other\", \"when\": "
+           "   { \"header.user_agent\": { \"exists\": true } } } ],"
+           " \"default\": \"everyone\" }";
+
+    assert_int_equal(persona_rules_load_buffer(&rs, "limit.json", text,
+                                               strlen(text), NULL, &err),
+                     PERSONA_OK);
+
+    memset(&res, 0, sizeof(res));
+    res.matches = matches;
+
+    persona_rules_eval(rs, test_lookup,
+                       KV_LIST("header.user_agent",
+                               "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                               "aaaaaaaaaaaaaaab"), &res);
+    assert_int_equal(res.nmatches, 1);
+    assert_int_equal(res.segment.len, 5);
+    assert_memory_equal(res.segment.data, "other", 5);
+    assert_int_equal(res.nlimited, 1);
+    assert_memory_equal(res.limited.data, "human", 5);
+
+    /* a short value is decided: "not" holds */
+    memset(&res, 0, sizeof(res));
+    res.matches = matches;
+
+    persona_rules_eval(rs, test_lookup, KV_LIST("header.user_agent", "ab"),
+                       &res);
+    assert_int_equal(res.nmatches, 2);
+    assert_memory_equal(res.segment.data, "human", 5);
+    assert_int_equal(res.nlimited, 0);
+
+    persona_rules_free(rs);
+}
+
+
 static void
 test_nomem(void **state)
 {
@@ -786,6 +859,7 @@ main(void)
         cmocka_unit_test(test_compile_errors),
         cmocka_unit_test(test_explain),
         cmocka_unit_test(test_nomem),
+        cmocka_unit_test(test_regex_limit_segment),
         cmocka_unit_test(test_attr_resolve),
         cmocka_unit_test(test_device),
         cmocka_unit_test(test_lang),
