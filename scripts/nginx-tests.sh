@@ -50,6 +50,10 @@ free_port() {
     done
 }
 
+# a copy, so that a rebuild during the run changes nothing
+cp "$module" "$tmp/ngx_http_persona_module.so"
+module=$tmp/ngx_http_persona_module.so
+
 port=$(free_port)
 redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
     --dir "$tmp" --daemonize no > "$tmp/redis.log" 2>&1 &
