@@ -62,8 +62,9 @@
 #define CANARY      "persona-canary-7f3a"
 #define PREFIX      "persona-fuzz-files."
 #define NSLOTS      5
-#define Z_JSON      "{\"segments\":[{\"name\":\"z\",\"when\":{\"arg.z\":\"1\"}}]," \
-                    "\"experiences\":{\"z\":{}}}"
+#define Z_JSON                                                                \
+    "{\"segments\":[{\"name\":\"z\",\"when\":{\"arg.z\":\"1\"}}],"             \
+    "\"experiences\":{\"z\":{}}}"
 
 static const char  *slots[NSLOTS] = {
     "a.html", "b.html", "blocks/c.html", "blocks/d.html", "z.json"
@@ -364,8 +365,8 @@ write_rules(unsigned mask)
     char    text[2048];
     int     n;
 
-    n = snprintf(text, sizeof(text), "{\"experiences\":{\"default\":{\"blocks\":{"
-                 "\"inline\":\"<p>inline</p>\"");
+    n = snprintf(text, sizeof(text), "{\"experiences\":{\"default\":"
+                 "{\"blocks\":{\"inline\":\"<p>inline</p>\"");
 
     for (i = 0; i < NREFS; i++) {
         if (mask & (1u << i)) {
@@ -444,7 +445,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     mode = size > 0 ? data[0] : 0;
-    mask = size > 8 ? (unsigned) data[7] | (unsigned) data[8] << 8 : 1;
+    mask = size > 7 ? data[7] : 1;
+    mask |= size > 8 ? (unsigned) data[8] << 8 : 0;
 
     reset();
     make_blocks(size > 1 ? data[1] : 0);
