@@ -59,11 +59,11 @@ test:
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-rules
-	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=80 scripts/fuzz.sh 10
+	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=60 scripts/fuzz.sh 10
 	@$(MAKE) --no-print-directory itest
 
 # long fuzzing runs: make fuzz FUZZ_SECONDS=600 (each target);
-# `make test` fuzzes about 80 s in all (at most 10 s a target).
+# `make test` fuzzes about 60 s in all (at most 10 s a target).
 FUZZ_SECONDS ?= 60
 # targets left out (fuzz/fuzz_NAME.c names): fuzz_files finds the rules
 # loader's FIFO hang and escaping symlinks (issue 8, items 5 and 6) until

@@ -16,7 +16,6 @@ set -euo pipefail
 . "$(dirname "$0")/fuzz-lib.sh"
 
 out="$root/build/fuzz-cov"
-cc=${FUZZ_CC:-clang}
 
 tool() {
     local t
@@ -43,8 +42,11 @@ fi
 rm -rf "$out"
 mkdir -p "$out"
 
-cflags=(-g -O0 -std=gnu99 -fsanitize=fuzzer -fprofile-instr-generate
-        -fcoverage-mapping -I"$root/src")
+cflags=(-g -O0 -std=gnu99 -fprofile-instr-generate -fcoverage-mapping
+        -I"$root/src")
+
+fuzz_core "$out/core" "${cflags[@]}"
+
 objects=()
 status=0
 
@@ -53,7 +55,8 @@ for src in "${targets[@]}"; do
     name=${target#fuzz_}
     bin="$out/$target"
 
-    "$cc" "${cflags[@]}" -o "$bin" "$src" "${core[@]}" "${libs[@]}"
+    "$cc" "${cflags[@]}" -fsanitize=fuzzer -o "$bin" "$src" \
+        "${core_objs[@]}" "${libs[@]}"
 
     dirs=()
     for d in "$root/build/fuzz/corpus-$name" "$root/fuzz/seeds/$name"; do
@@ -101,9 +104,12 @@ for o in "${objects[@]:1}"; do
     args+=(-object="$o")
 done
 
+# llvm-cov sizes the table for the full paths: cut them and its rules
+rule=$(printf '%080d' 0 | tr 0 -)
+
 echo
 "$cov" report "${args[@]}" -show-region-summary=false \
     -show-branch-summary=false -show-instantiation-summary=false \
-    "${core[@]}" | sed -e "s|$root/||" -e 's/^-\{80\}-*$/'"$(printf '%.0s-' {1..80})"'/' 
+    "${core[@]}" | sed -e "s|$root/||" -e "s/^---*\$/$rule/"
 
 exit $status

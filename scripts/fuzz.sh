@@ -10,7 +10,7 @@
 # Environment:
 #   FUZZ_TOTAL=N           at most about N seconds of fuzzing in all: each
 #                          target runs min(SECONDS, N / targets), at least
-#                          3 s (`make test`: FUZZ_TOTAL=80 scripts/fuzz.sh 10)
+#                          3 s (`make test`: FUZZ_TOTAL=60 scripts/fuzz.sh 10)
 #   FUZZ_SKIP, FUZZ_ONLY   which targets (scripts/fuzz-lib.sh)
 # Needs clang and libclang-rt-14-dev (scripts/deps.sh fuzz).
 set -euo pipefail
@@ -20,7 +20,6 @@ set -euo pipefail
 
 secs=${1:-60}
 out="$root/build/fuzz"
-cc=${FUZZ_CC:-clang}
 
 case "$secs${FUZZ_TOTAL:-}" in
     ''|*[!0-9]*) echo "usage: [FUZZ_TOTAL=N] $0 [SECONDS]" >&2; exit 2 ;;
@@ -46,10 +45,12 @@ if [ -n "${FUZZ_TOTAL:-}" ]; then
     [ "$per" -ge "$secs" ] || secs=$per
 fi
 
-# shellcheck disable=SC2054  # the commas belong to -fsanitize=
 cflags=(-g -O1 -std=gnu99 -Wall -Wextra -Wno-unused-parameter
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -fno-omit-frame-pointer -I"$root/src")
+        -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+        -I"$root/src")
+
+fuzz_core "$out/core" "${cflags[@]}" \
+    -fsanitize=fuzzer-no-link,address,undefined
 
 status=0
 
@@ -60,7 +61,8 @@ for src in "${targets[@]}"; do
     corpus="$out/corpus-$name"
     log="$out/$target.log"
 
-    "$cc" "${cflags[@]}" -o "$bin" "$src" "${core[@]}" "${libs[@]}"
+    "$cc" "${cflags[@]}" -fsanitize=fuzzer,address,undefined -o "$bin" \
+        "$src" "${core_objs[@]}" "${libs[@]}"
 
     mkdir -p "$corpus"
     dirs=("$corpus")
