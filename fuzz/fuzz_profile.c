@@ -21,39 +21,7 @@
 #include <string.h>
 
 #include "persona_profile.h"
-
-
-typedef struct {
-    void   *chunks[1 << 14];
-    size_t  n;
-} fuzz_pool_t;
-
-
-static fuzz_pool_t  pool;
-
-
-static void *
-fuzz_alloc(void *data, size_t size)
-{
-    fuzz_pool_t  *p = data;
-
-    if (p->n == sizeof(p->chunks) / sizeof(p->chunks[0])) {
-        return NULL;
-    }
-
-    p->chunks[p->n] = malloc(size);
-
-    return p->chunks[p->n++];
-}
-
-
-static void
-fuzz_pool_free(void)
-{
-    while (pool.n) {
-        free(pool.chunks[--pool.n]);
-    }
-}
+#include "fuzz_util.h"
 
 
 static void
@@ -121,8 +89,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     persona_error_t     err;
     persona_profile_t   p;
 
-    a.alloc = fuzz_alloc;
-    a.data = &pool;
+    a = fuzz_pool_alloc();
 
     memset(&p, 0, sizeof(p));
     rc = persona_profile_from_json(&p, (const char *) data, size, &a, &err);

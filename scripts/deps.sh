@@ -15,7 +15,7 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
 demo_pkgs="$build_pkgs redis-server redis-tools curl"
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
             libmaxmind-db-writer-perl"
-fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev"
+fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm-14"
 valgrind_pkgs="$test_pkgs valgrind"
 
 case "${1:-build}" in

@@ -6,17 +6,23 @@
 #                 fuzz/seeds/NAME/ when that directory exists
 #   dictionary:   fuzz/fuzz_NAME.dict when it exists
 #   log, crashes: build/fuzz/fuzz_NAME.log, build/fuzz/fuzz_NAME-crash-*
-# Usage: scripts/fuzz.sh [SECONDS]     (`scripts/fuzz.sh 10` is the smoke run)
+# Usage: scripts/fuzz.sh [SECONDS]
+# Environment:
+#   FUZZ_TOTAL=N           at most about N seconds of fuzzing in all: each
+#                          target runs min(SECONDS, N / targets), at least
+#                          3 s (`make test`: FUZZ_TOTAL=60 scripts/fuzz.sh 10)
+#   FUZZ_SKIP, FUZZ_ONLY   which targets (scripts/fuzz-lib.sh)
 # Needs clang and libclang-rt-14-dev (scripts/deps.sh fuzz).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=scripts/fuzz-lib.sh
+. "$(dirname "$0")/fuzz-lib.sh"
+
 secs=${1:-60}
 out="$root/build/fuzz"
-cc=${FUZZ_CC:-clang}
 
-case "$secs" in
-    ''|*[!0-9]*) echo "usage: $0 [SECONDS]" >&2; exit 2 ;;
+case "$secs${FUZZ_TOTAL:-}" in
+    ''|*[!0-9]*) echo "usage: [FUZZ_TOTAL=N] $0 [SECONDS]" >&2; exit 2 ;;
 esac
 
 if ! command -v "$cc" >/dev/null; then
@@ -26,20 +32,25 @@ fi
 
 mkdir -p "$out"
 
-shopt -s nullglob
-targets=("$root"/fuzz/fuzz_*.c)
-core=("$root"/src/persona_*.c)
+fuzz_select
 
 if [ ${#targets[@]} -eq 0 ]; then
     echo "fuzz: no fuzz/fuzz_*.c targets"
     exit 0
 fi
 
-# shellcheck disable=SC2054  # the commas belong to -fsanitize=
+if [ -n "${FUZZ_TOTAL:-}" ]; then
+    per=$(( FUZZ_TOTAL / ${#targets[@]} ))
+    [ "$per" -ge 3 ] || per=3
+    [ "$per" -ge "$secs" ] || secs=$per
+fi
+
 cflags=(-g -O1 -std=gnu99 -Wall -Wextra -Wno-unused-parameter
-        -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-        -fno-omit-frame-pointer -I"$root/src")
-libs=(-lhiredis -ljansson -lpcre2-8 -lmaxminddb)
+        -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+        -I"$root/src")
+
+fuzz_core "$out/core" "${cflags[@]}" \
+    -fsanitize=fuzzer-no-link,address,undefined
 
 status=0
 
@@ -50,7 +61,8 @@ for src in "${targets[@]}"; do
     corpus="$out/corpus-$name"
     log="$out/$target.log"
 
-    "$cc" "${cflags[@]}" -o "$bin" "$src" "${core[@]}" "${libs[@]}"
+    "$cc" "${cflags[@]}" -fsanitize=fuzzer,address,undefined -o "$bin" \
+        "$src" "${core_objs[@]}" "${libs[@]}"
 
     mkdir -p "$corpus"
     dirs=("$corpus")
