@@ -6,6 +6,11 @@ use POSIX ();
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
+system("redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} < t/data/profiles.redis"
+       . " > /dev/null") == 0
+    or die "cannot load t/data/profiles.redis into Redis on port "
+           . "$ENV{TEST_NGINX_REDIS_PORT}\n";
+
 # a free loopback port for the slow mock
 if (!$ENV{TEST_NGINX_SLOW_PORT}) {
     my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
@@ -85,3 +90,154 @@ breaker opened
 [alert]
 [crit]
 --- timeout: 5
+
+
+
+=== TEST 2: persona_id_cookie with "-" in its name: a visitor without it gets an id
+The default persona_id was "$cookie_my-id", which nginx reads as $cookie_my
+followed by "-id": every visitor without a "my" cookie had the id "-id"
+(one shared profile, no cookie issued), and "my=x" chose the id "x-id".
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+--- config
+    persona_id_cookie my-id;
+
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+    location = /dot {
+        persona on;
+        persona_id_cookie my.id;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+--- request
+GET /t
+--- more_headers
+User-Agent: Mozilla/5.0
+--- response_headers_like
+Set-Cookie: ^my-id=[0-9a-f]{32}; Path=/; Max-Age=31536000; HttpOnly; SameSite=Lax$
+--- response_body_like
+^miss\|[0-9a-f]{32}\|1\|default$
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 3: persona_id_cookie with "-" in its name: the cookie is read back
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+--- config
+    persona_id_cookie my-id;
+
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+    location = /dot {
+        persona on;
+        persona_id_cookie my.id;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+--- request
+GET /t
+--- more_headers
+User-Agent: Mozilla/5.0
+Cookie: my-id=alice
+--- response_headers
+!Set-Cookie
+--- response_body_like
+^ok\|alice\|0\|vip$
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 4: persona_id_cookie with "-" in its name: a cookie named like its first part is not it
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+--- config
+    persona_id_cookie my-id;
+
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+    location = /dot {
+        persona on;
+        persona_id_cookie my.id;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+--- request
+GET /t
+--- more_headers
+User-Agent: Mozilla/5.0
+Cookie: my=alice
+--- response_headers_like
+Set-Cookie: ^my-id=[0-9a-f]{32}; .*
+--- response_body_like
+^miss\|[0-9a-f]{32}\|1\|default$
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 5: persona_id_cookie with "." in its name: issued, and read back among other cookies
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+--- config
+    persona_id_cookie my-id;
+
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+    location = /dot {
+        persona on;
+        persona_id_cookie my.id;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+--- request
+GET /dot
+--- more_headers
+User-Agent: Mozilla/5.0
+Cookie: a=1; my.id=alice; my=bob
+--- response_headers
+!Set-Cookie
+--- response_body_like
+^ok\|alice\|0\|vip$
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: persona_id_cookie with "." in its name: a visitor without it gets an id
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=1s;
+--- config
+    persona_id_cookie my-id;
+
+    location = /t {
+        persona on;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+    location = /dot {
+        persona on;
+        persona_id_cookie my.id;
+        return 200 "$persona_status|$persona_id|$persona_new|$persona_segment\n";
+    }
+--- request
+GET /dot
+--- more_headers
+User-Agent: Mozilla/5.0
+--- response_headers_like
+Set-Cookie: ^my\.id=[0-9a-f]{32}; .*
+--- response_body_like
+^miss\|[0-9a-f]{32}\|1\|default$
+--- no_error_log
+[error]
+[alert]
