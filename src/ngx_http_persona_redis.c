@@ -86,6 +86,7 @@ static void ngx_http_persona_redis_arm(ngx_event_t *ev,
     ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
 static ngx_int_t ngx_http_persona_redis_late(ngx_event_t *ev,
     ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
+static void ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op);
 static void ngx_http_persona_redis_keepalive(
     ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_idle_handler(ngx_event_t *ev);
@@ -845,6 +846,11 @@ ngx_http_persona_redis_write_handler(ngx_event_t *wev)
         return;
     }
 
+    if (c->close) {
+        ngx_http_persona_redis_shutdown(op);
+        return;
+    }
+
     if (wev->timedout) {
         if (ngx_http_persona_redis_late(wev, op,
                                         conn->connecting
@@ -884,6 +890,11 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
     op = conn->op;
 
     if (op == NULL) {
+        return;
+    }
+
+    if (c->close) {
+        ngx_http_persona_redis_shutdown(op);
         return;
     }
 
@@ -1205,6 +1216,21 @@ ngx_http_persona_redis_late(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * worker_shutdown_timeout has run out (nginx set c->close on every
+ * connection and closed the clients'): the lookup ends here, and it says
+ * nothing of Redis, so the breaker that the next workers share does not
+ * count it.
+ */
+static void
+ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op)
+{
+    op->local = 1;
+    ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
+                                "redis lookup ended: worker shutting down");
 }
 
 

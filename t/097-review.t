@@ -49,8 +49,56 @@ if ($mock == 0) {
 
 close $listener;
 
-END { kill 'KILL', $mock if $mock && $$ == $owner }
+# A Redis that never answers and, on the first command it reads, asks
+# nginx to shut down gracefully (SIGQUIT to the master).
+if (!$ENV{TEST_NGINX_QUIT_PORT}) {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!\n";
+    $ENV{TEST_NGINX_QUIT_PORT} = $s->sockport;
+    close $s;
+}
 
+my $qlistener = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                      LocalPort => $ENV{TEST_NGINX_QUIT_PORT},
+                                      ReuseAddr => 1)
+    or die "cannot listen on $ENV{TEST_NGINX_QUIT_PORT}: $!\n";
+my $qmock = fork // die "fork: $!\n";
+
+if ($qmock == 0) {
+    $SIG{CHLD} = 'IGNORE';
+    my $servroot = $ENV{TEST_NGINX_SERVROOT} // 't/servroot';
+    while (my $c = $qlistener->accept) {
+        my $pid = fork;
+        if (defined $pid && $pid == 0) {
+            close $qlistener;
+            my $buf;
+            if (sysread($c, $buf, 4096)
+                && open my $f, '<', "$servroot/logs/nginx.pid")
+            {
+                my $master = <$f>;
+                chomp $master;
+                kill 'QUIT', $master if $master;
+            }
+            sleep 10;
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+
+close $qlistener;
+
+END {
+    if ($$ == $owner) {
+        kill 'KILL', $mock if $mock;
+        kill 'KILL', $qmock if $qmock;
+    }
+}
+
+# TEST 7 shuts nginx down gracefully: with a master process only
+master_on();
 no_long_string();
 no_shuffle();
 run_tests();
@@ -241,3 +289,32 @@ Set-Cookie: ^my\.id=[0-9a-f]{32}; .*
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 7: worker_shutdown_timeout ends a pending lookup, and the breaker does not count it
+Redis never answers (timeout 1s) and nginx is told to quit while the
+lookup is pending; at worker_shutdown_timeout nginx closes the client and
+marks every connection to close.  The lookup's connection used to ignore
+that: the old worker lived on until the lookup's timeout and then opened
+the breaker that the new workers share.
+--- main_config
+    worker_shutdown_timeout 200ms;
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_QUIT_PORT timeout=1s max_fails=1 fail_timeout=30s;
+--- config
+    location = /t {
+        persona on;
+        return 200 "$persona_status\n";
+    }
+--- request
+GET /t
+--- more_headers
+Cookie: persona_id=alice
+--- ignore_response
+--- wait: 1.5
+--- no_error_log
+breaker opened
+[alert]
+[crit]
+--- timeout: 3
