@@ -283,7 +283,7 @@ ngx_http_persona_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->respect_gpc, prev->respect_gpc, 1);
 
     if (conf->ids == NULL && conf->id_cookie) {
-        /* $cookie_NAME of persona_id_cookie NAME */
+        /* the cookie persona_id_cookie NAME names */
         conf->ids = ngx_http_persona_id_cookie_ids(cf, conf->id_cookie);
         if (conf->ids == NULL) {
             return NGX_CONF_ERROR;

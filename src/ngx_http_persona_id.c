@@ -49,6 +49,8 @@ static ngx_conf_enum_t  ngx_http_persona_httponly[] = {
 static ngx_int_t ngx_http_persona_id_cookie_enum(ngx_str_t *value,
     size_t skip, ngx_conf_enum_t *e, ngx_uint_t *result);
 static ngx_uint_t ngx_http_persona_gpc(ngx_http_request_t *r);
+static ngx_int_t ngx_http_persona_id_cookie_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf,
     ngx_str_t *attrs, ngx_str_t *domain, ngx_str_t *path, time_t max_age,
     ngx_uint_t secure, ngx_uint_t httponly, ngx_uint_t samesite);
@@ -303,15 +305,27 @@ ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf, ngx_str_t *attrs,
 }
 
 
-/* the default persona_id with persona_id_cookie NAME: $cookie_NAME */
+/*
+ * The default persona_id with persona_id_cookie NAME: the value of the
+ * cookie NAME.  Not "$cookie_NAME": a variable name ends at "-" or ".",
+ * which cookie names may hold ("$cookie_my-id" is $cookie_my followed by
+ * "-id", the same id for every visitor); so a variable of our own, named
+ * after this directive, reads the cookie.
+ */
 ngx_array_t *
 ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
     ngx_http_persona_id_cookie_t *idc)
 {
     ngx_str_t                          v;
     ngx_array_t                       *ids;
+    ngx_http_variable_t               *var;
     ngx_http_complex_value_t          *cv;
     ngx_http_compile_complex_value_t   ccv;
+
+    if (idc->ids) {
+        /* locations that inherit the directive share it */
+        return idc->ids;
+    }
 
     ids = ngx_array_create(cf->pool, 1, sizeof(ngx_http_complex_value_t));
     if (ids == NULL) {
@@ -323,13 +337,27 @@ ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
         return NULL;
     }
 
-    v.len = sizeof("$cookie_") - 1 + idc->name.len;
-    v.data = ngx_pnalloc(cf->pool, v.len);
+    v.data = ngx_pnalloc(cf->pool, sizeof("$persona_id_cookie_") - 1
+                                   + 2 * sizeof(void *));
     if (v.data == NULL) {
         return NULL;
     }
 
-    ngx_sprintf(v.data, "$cookie_%V", &idc->name);
+    v.len = ngx_sprintf(v.data, "$persona_id_cookie_%p", idc) - v.data;
+
+    v.data++;
+    v.len--;
+
+    var = ngx_http_add_variable(cf, &v, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NULL;
+    }
+
+    var->get_handler = ngx_http_persona_id_cookie_variable;
+    var->data = (uintptr_t) idc;
+
+    v.data--;
+    v.len++;
 
     ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
 
@@ -341,7 +369,43 @@ ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
         return NULL;
     }
 
+    idc->ids = ids;
+
     return ids;
+}
+
+
+/* the value of the cookie persona_id_cookie names, as $cookie_NAME gets it */
+static ngx_int_t
+ngx_http_persona_id_cookie_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                      value;
+    ngx_http_persona_id_cookie_t  *idc;
+
+    idc = (ngx_http_persona_id_cookie_t *) data;
+
+#if (nginx_version >= 1023000)
+    if (ngx_http_parse_multi_header_lines(r, r->headers_in.cookie, &idc->name,
+                                          &value)
+        == NULL)
+#else
+    if (ngx_http_parse_multi_header_lines(&r->headers_in.cookies, &idc->name,
+                                          &value)
+        == NGX_DECLINED)
+#endif
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = value.len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = value.data;
+
+    return NGX_OK;
 }
 
 

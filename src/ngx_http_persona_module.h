@@ -135,6 +135,7 @@ typedef struct {
     ngx_str_t                   name;
     ngx_str_t                   attrs;        /* "; Path=/; Max-Age=..." */
     ngx_str_t                   attrs_ssl;    /* the same over https */
+    ngx_array_t                *ids;          /* the default persona_id */
 } ngx_http_persona_id_cookie_t;
 
 

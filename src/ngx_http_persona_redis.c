@@ -50,6 +50,7 @@ struct ngx_http_persona_redis_op_s {
     ngx_uint_t                         skip;      /* setup replies */
     size_t                             received;
     ngx_msec_t                         deadline;
+    ngx_msec_t                         start;     /* got a connection */
     ngx_queue_t                        queue;     /* in rcf->waiting */
     ngx_event_t                        wait;      /* its timeout there */
     unsigned                           queued:1;
@@ -83,6 +84,9 @@ static void ngx_http_persona_redis_done(ngx_http_persona_redis_op_t *op,
     ngx_http_persona_status_e status, redisReply *reply);
 static void ngx_http_persona_redis_arm(ngx_event_t *ev,
     ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
+static ngx_int_t ngx_http_persona_redis_late(ngx_event_t *ev,
+    ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
+static void ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op);
 static void ngx_http_persona_redis_keepalive(
     ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_idle_handler(ngx_event_t *ev);
@@ -627,6 +631,7 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
 
     conn->op = op;
     op->conn = conn;
+    op->start = ngx_current_msec;
     op->received = 0;
     op->sent = 0;
     op->skip = 0;
@@ -841,7 +846,22 @@ ngx_http_persona_redis_write_handler(ngx_event_t *wev)
         return;
     }
 
+    if (c->close) {
+        ngx_http_persona_redis_shutdown(op);
+        return;
+    }
+
     if (wev->timedout) {
+        if (ngx_http_persona_redis_late(wev, op,
+                                        conn->connecting
+                                        ? ngx_min(op->conf->connect_timeout,
+                                                  op->conf->timeout)
+                                        : op->conf->timeout)
+            == NGX_OK)
+        {
+            return;
+        }
+
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
                                     conn->connecting
                                     ? "connect() to redis timed out"
@@ -873,7 +893,18 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
         return;
     }
 
+    if (c->close) {
+        ngx_http_persona_redis_shutdown(op);
+        return;
+    }
+
     if (rev->timedout) {
+        if (ngx_http_persona_redis_late(rev, op, op->conf->timeout)
+            == NGX_OK)
+        {
+            return;
+        }
+
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
                                     "redis lookup timed out");
         return;
@@ -1143,6 +1174,63 @@ ngx_http_persona_redis_arm(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
     }
 
     ngx_add_timer(ev, (ngx_msec_t) left);
+}
+
+
+/*
+ * The lookup's time ran out on a connection that Redis has had for less
+ * than limit (the lookup spent the rest waiting for a free connection):
+ * that says nothing of Redis yet.  The request goes on now (status
+ * timeout); the connection waits on until Redis has had its full time,
+ * and only then does a missing reply count toward the breaker; a late
+ * reply is dropped and the connection kept.  NGX_DECLINED: Redis has had
+ * its time, a real timeout.
+ */
+static ngx_int_t
+ngx_http_persona_redis_late(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
+    ngx_msec_t limit)
+{
+    u_char          *p;
+    ngx_msec_int_t   left;
+
+    left = (ngx_msec_int_t) (op->start + limit - ngx_current_msec);
+
+    if (left <= 0) {
+        return NGX_DECLINED;
+    }
+
+    ev->timedout = 0;
+
+    op->deadline = op->start + op->conf->timeout;
+    ngx_add_timer(ev, (ngx_msec_t) left);
+
+    if (op->data) {
+        p = ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN - 1,
+                         "redis lookup timed out (it waited for a free "
+                         "connection first, pool=%ui)", op->conf->pool);
+        *p = '\0';
+
+        /* the handler runs the request on; op stays with the connection */
+        ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
+        op->data = NULL;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * worker_shutdown_timeout has run out (nginx set c->close on every
+ * connection and closed the clients'): the lookup ends here, and it says
+ * nothing of Redis, so the breaker that the next workers share does not
+ * count it.
+ */
+static void
+ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op)
+{
+    op->local = 1;
+    ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
+                                "redis lookup ended: worker shutting down");
 }
 
 
