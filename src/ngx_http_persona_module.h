@@ -102,7 +102,7 @@ typedef struct {
 typedef struct ngx_http_persona_geo_s      ngx_http_persona_geo_t;
 typedef struct ngx_http_persona_geo_req_s  ngx_http_persona_geo_req_t;
 
-/* the injection filter of a response (ngx_http_persona_filter.c) */
+/* the injection filter of a response (ngx_http_persona_body.c) */
 typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
 
 
@@ -138,7 +138,7 @@ typedef struct {
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;
 
-    /* ngx_http_persona_filter.c */
+    /* the response filters */
     ngx_flag_t                  inject;
     ngx_flag_t                  data_layer;
     ngx_uint_t                  cache_control;
@@ -182,7 +182,7 @@ typedef struct {
     /* the GeoIP lookup, NULL until first used (ngx_http_persona_geo.c) */
     ngx_http_persona_geo_req_t     *geo;
 
-    /* the main request's injection, or NULL (ngx_http_persona_filter.c) */
+    /* the main request's injection, or NULL (ngx_http_persona_body.c) */
     ngx_http_persona_filter_t      *filter;
 
     unsigned                        done:1;
@@ -219,11 +219,25 @@ ngx_int_t ngx_http_persona_issue_id(ngx_http_request_t *r,
 ngx_int_t ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 
-/* ngx_http_persona_filter.c */
+/* ngx_http_persona_filter.c: the header filter */
 ngx_int_t ngx_http_persona_init_filters(ngx_conf_t *cf);
+
+/* ngx_http_persona_body.c: the body filter */
+ngx_int_t ngx_http_persona_init_body_filter(ngx_conf_t *cf);
+ngx_int_t ngx_http_persona_filter_start(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf);
+
+/* ngx_http_persona_cache.c: persona_cache_control */
 /* rewrite phase: with persona_cache_control private, no 304 for a page
  * that depends on the visitor */
 ngx_int_t ngx_http_persona_drop_conditionals(ngx_http_request_t *r);
+ngx_int_t ngx_http_persona_private(ngx_http_request_t *r);
+
+/* ngx_http_persona_headers.c: response headers by name */
+void ngx_http_persona_clear_header(ngx_http_request_t *r, u_char *name,
+    size_t len);
+ngx_int_t ngx_http_persona_set_header(ngx_http_request_t *r, u_char *name,
+    size_t len, ngx_str_t *value);
 
 /* ngx_http_persona_attrs.c: persona_lookup_pt over a request's ctx */
 int ngx_http_persona_attr_lookup(void *data, const persona_attr_t *attr,
