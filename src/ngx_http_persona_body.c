@@ -20,9 +20,25 @@
  * (dropped) or something else ends the hold (output).  Held text is
  * copied into chunks of our own memory, so that input buffers are
  * released at once and the upstream keeps reading; the injector bounds a
- * hold to NGX_HTTP_PERSONA_HOLD_MAX bytes.  Chunks, buffers and chain
- * links are reused once sent: memory per request does not grow with the
- * page, only with what is in flight.
+ * hold to NGX_HTTP_PERSONA_HOLD_MAX bytes.  Chunks, data buffers and
+ * their links are reused once sent: memory per request does not grow
+ * with the page, only with what is in flight.  Only buffers with data of
+ * ours go back to the free list (as sub_filter does): a sync buffer is
+ * empty from the start, so "nothing left to send" says nothing about
+ * whether a filter after us (gzip) still links it; each is new.
+ *
+ * The busy list keeps a pointer to its tail and is freed from the head
+ * up to the first buffer not yet sent, so each call costs what it sends
+ * and frees, not the length of what a slow client has not read yet.
+ *
+ * r->buffered is left alone: its four bits belong to nginx's filters
+ * (the bit sub_filter owns would be set and cleared under its feet), and
+ * the filter never needs it: a hold ends at the last buffer at the
+ * latest, so nothing of ours is pending when the request finalizes.
+ *
+ * Anything after the last buffer (the addition filter's own last buffer
+ * after add_after_body, sent through the whole chain again) passes
+ * through untouched.
  */
 
 #include "ngx_http_persona_module.h"
@@ -65,6 +81,7 @@ struct ngx_http_persona_filter_s {
     ngx_chain_t                 *held;        /* the hold, not yet output */
     ngx_chain_t                **last_held;
     ngx_chain_t                 *busy;
+    ngx_chain_t                **last_busy;
     ngx_chain_t                 *free;
 
     ngx_http_persona_chunk_t    *chunks;      /* all */
@@ -72,7 +89,6 @@ struct ngx_http_persona_filter_s {
 
     unsigned                     holding:1;
     unsigned                     data_layer_done:1;
-    unsigned                     buffered:1;
     unsigned                     last:1;      /* last_buf seen */
     unsigned                     failed:1;
 };
@@ -84,6 +100,7 @@ static ngx_int_t ngx_http_persona_feed(ngx_http_persona_filter_t *f,
     ngx_buf_t *in);
 static ngx_int_t ngx_http_persona_output(ngx_http_request_t *r,
     ngx_http_persona_filter_t *f);
+static void ngx_http_persona_update(ngx_http_persona_filter_t *f);
 static int ngx_http_persona_has_block(void *data, const char *name,
     size_t len);
 static int ngx_http_persona_event(void *data,
@@ -102,17 +119,22 @@ static void ngx_http_persona_release(ngx_http_persona_filter_t *f,
 
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
-static ngx_int_t  ngx_http_persona_variants_index = NGX_ERROR;
-
 
 ngx_int_t
 ngx_http_persona_init_body_filter(ngx_conf_t *cf)
 {
-    ngx_str_t  name = ngx_string("persona_variants");
+    ngx_str_t                      name = ngx_string("persona_variants");
+    ngx_http_persona_main_conf_t  *mcf;
 
-    /* the data layer reads $persona_variants, whoever computes it */
-    ngx_http_persona_variants_index = ngx_http_get_variable_index(cf, &name);
-    if (ngx_http_persona_variants_index == NGX_ERROR) {
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_persona_module);
+
+    /*
+     * The data layer reads $persona_variants, whoever computes it.  The
+     * index belongs to this configuration: a static would outlive a
+     * reload that fails after setting it.
+     */
+    mcf->variants_index = ngx_http_get_variable_index(cf, &name);
+    if (mcf->variants_index == NGX_ERROR) {
         return NGX_ERROR;
     }
 
@@ -140,6 +162,7 @@ ngx_http_persona_filter_start(ngx_http_request_t *r,
     f->xp = ctx->experience;
     f->last_out = &f->out;
     f->last_held = &f->held;
+    f->last_busy = &f->busy;
 
     if (f->xp && f->xp->nblocks) {
         f->blocks = ngx_pcalloc(r->pool,
@@ -175,6 +198,7 @@ ngx_http_persona_filter_start(ngx_http_request_t *r,
 static ngx_int_t
 ngx_http_persona_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
 {
+    ngx_int_t                   rc;
     ngx_chain_t                *cl;
     ngx_http_persona_ctx_t     *ctx;
     ngx_http_persona_filter_t  *f;
@@ -196,11 +220,27 @@ ngx_http_persona_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
         return NGX_ERROR;
     }
 
+    if (f->last) {
+        /*
+         * After the last buffer: the addition filter's own last buffer
+         * (ngx_http_send_special(), possibly while our output is still
+         * being passed on), or what an upstream sent past the body.
+         */
+        rc = ngx_http_next_body_filter(r, in);
+        ngx_http_persona_update(f);
+        return rc;
+    }
+
     if (in == NULL && f->out == NULL && f->busy == NULL) {
         return ngx_http_next_body_filter(r, in);
     }
 
     for (cl = in; cl; cl = cl->next) {
+        if (f->last) {
+            /* the rest of the chain, after the last buffer */
+            break;
+        }
+
         if (ngx_http_persona_feed(f, cl->buf) != NGX_OK) {
             f->failed = 1;
             return NGX_ERROR;
@@ -208,16 +248,17 @@ ngx_http_persona_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (f->out == NULL && f->busy == NULL) {
-        /* all of it is held */
-        if (f->holding && !f->buffered) {
-            r->buffered |= NGX_HTTP_SUB_BUFFERED;
-            f->buffered = 1;
-        }
-
+        /* all of it is held: it goes out with what comes next */
         return NGX_OK;
     }
 
-    return ngx_http_persona_output(r, f);
+    rc = ngx_http_persona_output(r, f);
+
+    if (cl == NULL || rc == NGX_ERROR) {
+        return rc;
+    }
+
+    return ngx_http_next_body_filter(r, cl);
 }
 
 
@@ -232,13 +273,6 @@ ngx_http_persona_feed(ngx_http_persona_filter_t *f, ngx_buf_t *in)
     ngx_http_request_t  *r;
 
     r = f->request;
-
-    if (f->last) {
-        /* nothing follows the last buffer; pass what does as it is */
-        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                      "persona: buffer after the last one");
-        return NGX_ERROR;
-    }
 
     if (ngx_buf_in_memory(in)) {
         size = in->last - in->pos;
@@ -301,23 +335,40 @@ static ngx_int_t
 ngx_http_persona_output(ngx_http_request_t *r, ngx_http_persona_filter_t *f)
 {
     ngx_int_t     rc;
-    ngx_buf_t    *b;
-    ngx_chain_t  *cl;
+    ngx_chain_t  *out, **last_out;
 
-    rc = ngx_http_next_body_filter(r, f->out);
+    out = f->out;
+    last_out = f->last_out;
 
-    if (f->busy == NULL) {
-        f->busy = f->out;
+    /*
+     * The busy list grows at its tail (no walk over what is in flight),
+     * before the call: a filter after us may call the chain again.
+     */
 
-    } else {
-        for (cl = f->busy; cl->next; cl = cl->next) { /* void */ }
-        cl->next = f->out;
-    }
+    *f->last_busy = out;
+    f->last_busy = last_out;
 
     f->out = NULL;
     f->last_out = &f->out;
 
-    /* what was sent goes back to the free list, in order */
+    rc = ngx_http_next_body_filter(r, out);
+
+    ngx_http_persona_update(f);
+
+    return rc;
+}
+
+
+/*
+ * What was sent, from the head of the busy list: data buffers go back to
+ * the free list, input buffers to their owners; a sync buffer is
+ * dropped (a filter after us may still link it).
+ */
+static void
+ngx_http_persona_update(ngx_http_persona_filter_t *f)
+{
+    ngx_buf_t    *b;
+    ngx_chain_t  *cl;
 
     while (f->busy) {
         cl = f->busy;
@@ -335,22 +386,17 @@ ngx_http_persona_output(ngx_http_request_t *r, ngx_http_persona_filter_t *f)
 
         f->busy = cl->next;
 
+        if (f->busy == NULL) {
+            f->last_busy = &f->busy;
+        }
+
         ngx_http_persona_release(f, b);
 
-        cl->next = f->free;
-        f->free = cl;
+        if (ngx_buf_in_memory(b)) {
+            cl->next = f->free;
+            f->free = cl;
+        }
     }
-
-    if (f->holding) {
-        r->buffered |= NGX_HTTP_SUB_BUFFERED;
-        f->buffered = 1;
-
-    } else if (f->buffered) {
-        r->buffered &= ~NGX_HTTP_SUB_BUFFERED;
-        f->buffered = 0;
-    }
-
-    return rc;
 }
 
 
@@ -552,16 +598,18 @@ ngx_http_persona_block(ngx_http_persona_filter_t *f, const char *name,
 static ngx_int_t
 ngx_http_persona_data_layer(ngx_http_persona_filter_t *f)
 {
-    persona_str_t               segment, segments, variants, out;
-    persona_alloc_t             alloc;
-    ngx_http_request_t         *r;
-    ngx_http_variable_value_t  *vv;
+    persona_str_t                  segment, segments, variants, out;
+    persona_alloc_t                alloc;
+    ngx_http_request_t            *r;
+    ngx_http_variable_value_t     *vv;
+    ngx_http_persona_main_conf_t  *mcf;
 
     if (f->data_layer_done) {
         return NGX_OK;
     }
 
     r = f->request;
+    mcf = ngx_http_get_module_main_conf(r, ngx_http_persona_module);
 
     segment.data = (const char *) f->ctx->segment.data;
     segment.len = f->ctx->segment.len;
@@ -570,7 +618,7 @@ ngx_http_persona_data_layer(ngx_http_persona_filter_t *f)
     variants.data = NULL;
     variants.len = 0;
 
-    vv = ngx_http_get_indexed_variable(r, ngx_http_persona_variants_index);
+    vv = ngx_http_get_indexed_variable(r, mcf->variants_index);
 
     if (vv && !vv->not_found) {
         variants.data = (const char *) vv->data;

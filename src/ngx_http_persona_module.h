@@ -120,6 +120,9 @@ typedef struct {
     ngx_http_persona_ruleset_t     *builtin;
     ngx_msec_t                      rules_auto_reload;
     ngx_event_t                     rules_timer;
+
+    /* $persona_variants, read by the data layer (ngx_http_persona_body.c) */
+    ngx_int_t                       variants_index;
 } ngx_http_persona_main_conf_t;
 
 
