@@ -1,7 +1,26 @@
 /*
  * persona_cache_control: a response whose content depends on the visitor
  * is made private, loses its validators, and a conditional request never
- * gets a 304 for it.
+ * gets a 304 for it (SPEC "Caching").  Everything else keeps nginx's own
+ * behaviour: conditional requests, ranges and upstream revalidation.
+ *
+ * Whether a response depends on the visitor is known only once its
+ * headers are: its type is in persona_types, or the experience did
+ * something to it (landing, redirect, request headers, response headers,
+ * a new id cookie; blocks and the data layer only go into persona_types).
+ * nginx's not-modified filter answers 304 before the headers filter
+ * (expires, add_header) and before any filter placed after it, so this
+ * file is a second module of the same .so, ngx_http_persona_cache_module,
+ * whose header filter runs before not_modified (see "config"): for a
+ * response that will be personalized it removes If-None-Match and
+ * If-Modified-Since from the request.  The validators themselves are
+ * dropped by the header filter of ngx_http_persona_module, which runs
+ * after the headers filter; without them an If-Range never matches and
+ * the range filter sends the whole page.
+ *
+ * The conditionals reach an upstream as the client sent them: a 304 the
+ * upstream answers passes to the client (its own copy stays valid; a
+ * personalized page never carried validators to revalidate with).
  */
 
 #include "ngx_http_persona_module.h"
@@ -9,91 +28,162 @@
 #include "persona_output.h"
 
 
-static ngx_uint_t ngx_http_persona_conditional(ngx_table_elt_t *h,
-    void *range);
+static ngx_int_t ngx_http_persona_cache_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_persona_cache_header_filter(ngx_http_request_t *r);
 
 
-/*
- * Rewrite phase, once per client request: with persona_cache_control
- * private the page depends on the visitor, so the validators a client
- * (or a shared cache) kept must not earn a 304, neither from nginx's
- * not-modified filter (it decides before our header filter runs) nor
- * from an upstream.  If-Range goes with Range: a range of a page that
- * may differ from the client's copy would corrupt it; the whole page is
- * sent instead.
- */
-ngx_int_t
-ngx_http_persona_drop_conditionals(ngx_http_request_t *r)
+static ngx_http_module_t  ngx_http_persona_cache_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_persona_cache_init,           /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_persona_cache_module = {
+    NGX_MODULE_V1,
+    &ngx_http_persona_cache_module_ctx,    /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
+
+
+static ngx_int_t
+ngx_http_persona_cache_init(ngx_conf_t *cf)
 {
-    void                         *range;
-    ngx_http_persona_loc_conf_t  *lcf;
+    ngx_http_persona_main_conf_t  *mcf;
 
-    lcf = ngx_http_get_module_loc_conf(r, ngx_http_persona_module);
+    mcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_persona_module);
 
-    if (lcf->cache_control != NGX_HTTP_PERSONA_CACHE_PRIVATE) {
+    if (!mcf->enabled) {
         return NGX_OK;
     }
 
-    /* nginx's header parser points at the first of each */
-
-    if (r->headers_in.if_modified_since == NULL
-        && r->headers_in.if_none_match == NULL
-        && r->headers_in.if_range == NULL)
-    {
-        return NGX_OK;
-    }
-
-    range = r->headers_in.if_range ? (void *) 1 : NULL;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "persona dropping the conditional request headers");
-
-    if (ngx_http_persona_remove_headers_in(r, ngx_http_persona_conditional,
-                                           range)
-        != NGX_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    r->headers_in.if_modified_since = NULL;
-    r->headers_in.if_none_match = NULL;
-    r->headers_in.if_range = NULL;
-
-    if (range) {
-        r->headers_in.range = NULL;
-    }
+    ngx_http_next_header_filter = ngx_http_top_header_filter;
+    ngx_http_top_header_filter = ngx_http_persona_cache_header_filter;
 
     return NGX_OK;
 }
 
 
 /*
- * If-None-Match, If-Modified-Since, If-Range; and Range when range is not
- * NULL (a request with If-Range)
+ * Before nginx's not-modified filter: no 304 for a response that will be
+ * personalized.
  */
-static ngx_uint_t
-ngx_http_persona_conditional(ngx_table_elt_t *h, void *range)
+static ngx_int_t
+ngx_http_persona_cache_header_filter(ngx_http_request_t *r)
 {
-    static ngx_str_t  names[] = {
-        ngx_string("If-None-Match"),
-        ngx_string("If-Modified-Since"),
-        ngx_string("If-Range"),
-        ngx_string("Range")
-    };
+    ngx_http_persona_ctx_t       *ctx;
+    ngx_http_persona_loc_conf_t  *lcf;
 
-    ngx_uint_t  k, n;
+    /* what the not-modified filter looks at */
 
-    n = range ? 4 : 3;
-
-    for (k = 0; k < n; k++) {
-        if (h->key.len == names[k].len
-            && ngx_strncasecmp(h->key.data, names[k].data, h->key.len) == 0)
-        {
-            return 1;
-        }
+    if (r != r->main
+        || r->headers_out.status != NGX_HTTP_OK
+        || (r->headers_in.if_none_match == NULL
+            && r->headers_in.if_modified_since == NULL))
+    {
+        return ngx_http_next_header_filter(r);
     }
 
-    return 0;
+    ctx = ngx_http_persona_get_ctx(r);
+
+    if (ctx == NULL || !ctx->done) {
+        return ngx_http_next_header_filter(r);
+    }
+
+    lcf = ngx_http_get_module_loc_conf(r, ngx_http_persona_module);
+
+    if (lcf->cache_control == NGX_HTTP_PERSONA_CACHE_PRIVATE
+        && ngx_http_persona_personalized(r, ctx, lcf))
+    {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "persona: personalized response, "
+                       "no conditional request");
+
+        r->headers_in.if_none_match = NULL;
+        r->headers_in.if_modified_since = NULL;
+    }
+
+    return ngx_http_next_header_filter(r);
+}
+
+
+/*
+ * The response depends on the visitor: its type is in persona_types, or
+ * the experience did something to it (SPEC "Caching").  The same answer
+ * before the not-modified filter and in the header filter.
+ */
+ngx_uint_t
+ngx_http_persona_personalized(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf)
+{
+    const persona_experience_t  *xp;
+
+    if (r->headers_out.content_type.len
+        && ngx_http_test_content_type(r, &lcf->types) != NULL)
+    {
+        return 1;
+    }
+
+    if ((ctx->new_id && ctx->id_cookie) || ctx->routed) {
+        return 1;
+    }
+
+    xp = ctx->experience;
+
+    if (xp == NULL) {
+        return 0;
+    }
+
+    if (xp->nrequest_headers) {
+        /* what the upstream answered may depend on them */
+        return 1;
+    }
+
+    return xp->nresponse_headers && ngx_http_persona_add_header_status(r);
+}
+
+
+/* the statuses add_header uses */
+ngx_uint_t
+ngx_http_persona_add_header_status(ngx_http_request_t *r)
+{
+    switch (r->headers_out.status) {
+
+    case NGX_HTTP_OK:
+    case NGX_HTTP_CREATED:
+    case NGX_HTTP_NO_CONTENT:
+    case NGX_HTTP_PARTIAL_CONTENT:
+    case NGX_HTTP_MOVED_PERMANENTLY:
+    case NGX_HTTP_MOVED_TEMPORARILY:
+    case NGX_HTTP_SEE_OTHER:
+    case NGX_HTTP_NOT_MODIFIED:
+    case NGX_HTTP_TEMPORARY_REDIRECT:
+    case NGX_HTTP_PERMANENT_REDIRECT:
+        return 1;
+
+    default:
+        return 0;
+    }
 }
 
 

@@ -1,7 +1,9 @@
 /*
  * The response side of experiences, header filter: response_headers,
  * persona_cache_control (ngx_http_persona_cache.c) and the decision to
- * inject; the body filter that injects is ngx_http_persona_body.c.
+ * inject; the body filter that injects is ngx_http_persona_body.c.  It
+ * runs after nginx's headers filter, so it sees what "expires" and
+ * "add_header" did (see "config").
  *
  * It acts on the main request of a request persona ran for (its
  * context exists), in whatever location answers it: landing targets
@@ -12,7 +14,6 @@
 
 
 static ngx_int_t ngx_http_persona_header_filter(ngx_http_request_t *r);
-static ngx_uint_t ngx_http_persona_add_header_status(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_persona_inject_status(ngx_http_request_t *r);
 static ngx_table_elt_t *ngx_http_persona_encoded(ngx_http_request_t *r);
 static ngx_int_t ngx_http_persona_response_headers(ngx_http_request_t *r,
@@ -35,7 +36,7 @@ ngx_http_persona_init_filters(ngx_conf_t *cf)
 static ngx_int_t
 ngx_http_persona_header_filter(ngx_http_request_t *r)
 {
-    ngx_uint_t                    typed, changed, inject;
+    ngx_uint_t                    typed, inject;
     ngx_table_elt_t              *enc;
     ngx_http_persona_ctx_t       *ctx;
     const persona_experience_t   *xp;
@@ -61,15 +62,11 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
     typed = (r->headers_out.content_type.len
              && ngx_http_test_content_type(r, &lcf->types) != NULL);
 
-    changed = 0;
-
     if (ctx->new_id && ctx->id_cookie) {
         /* a response with a visitor's id is that visitor's */
         if (ngx_http_persona_set_id_cookie(r, ctx) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        changed = 1;
     }
 
     if (xp && xp->nresponse_headers && ngx_http_persona_add_header_status(r))
@@ -77,8 +74,6 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
         if (ngx_http_persona_response_headers(r, ctx) != NGX_OK) {
             return NGX_ERROR;
         }
-
-        changed = 1;
     }
 
     inject = (typed
@@ -96,14 +91,13 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
                           "without blocks or data layer; have the upstream "
                           "send identity encoding", &enc->value);
             inject = 0;
-
-        } else {
-            changed = 1;
         }
     }
 
+    /* the same answer as before the not-modified filter */
+
     if (lcf->cache_control == NGX_HTTP_PERSONA_CACHE_PRIVATE
-        && (typed || changed))
+        && ngx_http_persona_personalized(r, ctx, lcf))
     {
         if (ngx_http_persona_private(r) != NGX_OK) {
             return NGX_ERROR;
@@ -133,30 +127,6 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
     }
 
     return ngx_http_next_header_filter(r);
-}
-
-
-/* the statuses add_header uses */
-static ngx_uint_t
-ngx_http_persona_add_header_status(ngx_http_request_t *r)
-{
-    switch (r->headers_out.status) {
-
-    case NGX_HTTP_OK:
-    case NGX_HTTP_CREATED:
-    case NGX_HTTP_NO_CONTENT:
-    case NGX_HTTP_PARTIAL_CONTENT:
-    case NGX_HTTP_MOVED_PERMANENTLY:
-    case NGX_HTTP_MOVED_TEMPORARILY:
-    case NGX_HTTP_SEE_OTHER:
-    case NGX_HTTP_NOT_MODIFIED:
-    case NGX_HTTP_TEMPORARY_REDIRECT:
-    case NGX_HTTP_PERMANENT_REDIRECT:
-        return 1;
-
-    default:
-        return 0;
-    }
 }
 
 

@@ -191,6 +191,7 @@ typedef struct {
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        applied:1;
+    unsigned                        routed:1;     /* landing or redirect */
     unsigned                        new_id:1;
     unsigned                        device_done:1;
     unsigned                        lang_done:1;
@@ -230,10 +231,12 @@ ngx_int_t ngx_http_persona_init_body_filter(ngx_conf_t *cf);
 ngx_int_t ngx_http_persona_filter_start(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf);
 
-/* ngx_http_persona_cache.c: persona_cache_control */
-/* rewrite phase: with persona_cache_control private, no 304 for a page
- * that depends on the visitor */
-ngx_int_t ngx_http_persona_drop_conditionals(ngx_http_request_t *r);
+/* ngx_http_persona_cache.c: persona_cache_control, and the second
+ * module of the .so whose header filter runs before not_modified */
+extern ngx_module_t  ngx_http_persona_cache_module;
+ngx_uint_t ngx_http_persona_personalized(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf);
+ngx_uint_t ngx_http_persona_add_header_status(ngx_http_request_t *r);
 ngx_int_t ngx_http_persona_private(ngx_http_request_t *r);
 
 /* ngx_http_persona_headers.c: response headers by name */

@@ -184,3 +184,230 @@ Cookie: persona_id=alice
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 5: not personalized (image/png, anonymous visitor): If-Modified-Since gets a 304
+--- config
+    persona_rules ../html/rules.json;
+    location /s/ {
+        persona on;
+        types { image/png png; text/plain txt; text/html html; }
+        alias html/;
+    }
+--- request
+GET /s/img.png
+--- more_headers
+If-Modified-Since: Tue, 01 Jan 2019 00:00:00 GMT
+--- error_code: 304
+--- response_body
+--- response_headers
+Last-Modified: Tue, 01 Jan 2019 00:00:00 GMT
+!Cache-Control
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 6: not personalized (text/plain, a known visitor): If-None-Match gets a 304
+--- config
+    persona_rules ../html/rules.json;
+    location /s/ {
+        persona on;
+        types { image/png png; text/plain txt; text/html html; }
+        alias html/;
+    }
+--- request
+GET /s/notes.txt
+--- more_headers
+Cookie: persona_id=alice
+If-None-Match: *
+--- error_code: 304
+--- response_body
+--- raw_response_headers_like: ETag: "
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 7: not personalized: If-Range and Range give a 206
+--- config
+    persona_rules ../html/rules.json;
+    location /s/ {
+        persona on;
+        types { image/png png; text/plain txt; text/html html; }
+        alias html/;
+    }
+--- request
+GET /s/notes.txt
+--- more_headers
+Cookie: persona_id=alice
+Range: bytes=0-3
+If-Range: Tue, 01 Jan 2019 00:00:00 GMT
+--- error_code: 206
+--- response_body chomp
+0123
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 8: personalized (text/html): the whole page, no validators, even after If-None-Match
+--- config
+    persona_rules ../html/rules.json;
+    location /s/ {
+        persona on;
+        types { image/png png; text/plain txt; text/html html; }
+        alias html/;
+    }
+--- request
+GET /s/dated.html
+--- more_headers
+If-None-Match: *
+If-Modified-Since: Tue, 01 Jan 2019 00:00:00 GMT
+--- error_code: 200
+--- response_body
+<p><h1>Welcome</h1></p>
+--- response_headers
+Cache-Control: private
+!ETag
+!Last-Modified
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 9: a proxied app sees the conditional headers of a path persona leaves alone, and its 304 passes
+--- config
+    persona_rules ../html/rules.json;
+    location /app/ {
+        persona on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+    location = /backend/echo.txt {
+        default_type text/plain;
+        return 200 "ims=[$http_if_modified_since] inm=[$http_if_none_match]\n";
+    }
+    location = /backend/same.txt {
+        return 304;
+    }
+--- request eval
+["GET /app/echo.txt", "GET /app/same.txt"]
+--- more_headers
+If-Modified-Since: Tue, 01 Jan 2019 00:00:00 GMT
+If-None-Match: "v1"
+--- error_code eval
+[200, 304]
+--- response_body eval
+["ims=[Tue, 01 Jan 2019 00:00:00 GMT] inm=[\"v1\"]\n", ""]
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 10: a landing to a JSON file is private: no max-age of its own, no validators, no 304
+--- config
+    persona_rules ../html/rules.json;
+    location = /offer {
+        persona on;
+    }
+    location /data/ {
+        types { application/json json; text/html html; }
+        root html;
+        expires 1h;
+    }
+--- request
+GET /offer
+--- more_headers
+Cookie: persona_id=alice
+If-Modified-Since: Tue, 01 Jan 2019 00:00:00 GMT
+--- error_code: 200
+--- response_body
+{"offer":1}
+--- response_headers
+Content-Type: application/json
+Cache-Control: private, max-age=3600
+!ETag
+!Last-Modified
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 11: an experience with only request_headers makes the proxied answer private
+--- config
+    persona_rules ../html/rules.json;
+    location /app/ {
+        persona on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+    location = /backend/offer {
+        default_type application/json;
+        add_header Cache-Control "public, max-age=600";
+        return 200 "offer=[$http_x_offer]\n";
+    }
+--- request
+GET /app/offer?seg=reqh
+--- response_body
+offer=[free]
+--- response_headers
+Cache-Control: private, max-age=600
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 12: the same proxied answer for an experience that does nothing to it stays public
+--- config
+    persona_rules ../html/rules.json;
+    location /app/ {
+        persona on;
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/backend/;
+    }
+    location = /backend/offer {
+        default_type application/json;
+        add_header Cache-Control "public, max-age=600";
+        return 200 "offer=[$http_x_offer]\n";
+    }
+--- request
+GET /app/offer
+--- response_body
+offer=[]
+--- response_headers
+Cache-Control: public, max-age=600
+--- no_error_log
+[error]
+[alert]
+
+
+
+=== TEST 13: response_headers make a PNG private and refuse its 304
+--- config
+    persona_rules ../html/rules.json;
+    location /s/ {
+        persona on;
+        types { image/png png; text/plain txt; text/html html; }
+        alias html/;
+    }
+--- request
+GET /s/img.png?seg=resh
+--- more_headers
+If-Modified-Since: Tue, 01 Jan 2019 00:00:00 GMT
+--- error_code: 200
+--- response_body
+PNGDATA
+--- response_headers
+X-Persona-Offer: yes
+Cache-Control: private
+!Last-Modified
+!ETag
+--- no_error_log
+[error]
+[alert]
