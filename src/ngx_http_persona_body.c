@@ -345,11 +345,13 @@ ngx_http_persona_output(ngx_http_request_t *r, ngx_http_persona_filter_t *f)
      * before the call: a filter after us may call the chain again.
      */
 
-    *f->last_busy = out;
-    f->last_busy = last_out;
+    if (out) {
+        *f->last_busy = out;
+        f->last_busy = last_out;
 
-    f->out = NULL;
-    f->last_out = &f->out;
+        f->out = NULL;
+        f->last_out = &f->out;
+    }
 
     rc = ngx_http_next_body_filter(r, out);
 

@@ -411,3 +411,26 @@ Cache-Control: private
 --- no_error_log
 [error]
 [alert]
+
+
+
+=== TEST 14: a slow client, tiny buffers, no gzip: the whole page, in order
+--- config
+    persona_rules ../html/rules.json;
+    location /p/ {
+        persona on;
+        default_type text/html;
+        alias html/;
+        output_buffers 2 1k;
+        sendfile off;
+        limit_rate 200k;
+    }
+--- request
+GET /p/big.html
+--- more_headers
+Cookie: persona_id=alice
+--- response_body eval: $main::Big
+--- timeout: 20
+--- no_error_log
+[error]
+[alert]
