@@ -109,7 +109,7 @@ typedef struct {
 typedef struct ngx_http_persona_geo_s      ngx_http_persona_geo_t;
 typedef struct ngx_http_persona_geo_req_s  ngx_http_persona_geo_req_t;
 
-/* the injection filter of a response (ngx_http_persona_filter.c) */
+/* the injection filter of a response (ngx_http_persona_body.c) */
 typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
 
 
@@ -127,6 +127,9 @@ typedef struct {
     ngx_http_persona_ruleset_t     *builtin;
     ngx_msec_t                      rules_auto_reload;
     ngx_event_t                     rules_timer;
+
+    /* $persona_variants, read by the data layer (ngx_http_persona_body.c) */
+    ngx_int_t                       variants_index;
 } ngx_http_persona_main_conf_t;
 
 
@@ -148,7 +151,7 @@ typedef struct {
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;
 
-    /* ngx_http_persona_filter.c */
+    /* the response filters */
     ngx_flag_t                  inject;
     ngx_flag_t                  data_layer;
     ngx_uint_t                  cache_control;
@@ -192,12 +195,13 @@ typedef struct {
     /* the GeoIP lookup, NULL until first used (ngx_http_persona_geo.c) */
     ngx_http_persona_geo_req_t     *geo;
 
-    /* the main request's injection, or NULL (ngx_http_persona_filter.c) */
+    /* the main request's injection, or NULL (ngx_http_persona_body.c) */
     ngx_http_persona_filter_t      *filter;
 
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        applied:1;
+    unsigned                        routed:1;     /* landing or redirect */
     unsigned                        new_id:1;
     unsigned                        device_done:1;
     unsigned                        lang_done:1;
@@ -229,11 +233,27 @@ ngx_int_t ngx_http_persona_issue_id(ngx_http_request_t *r,
 ngx_int_t ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 
-/* ngx_http_persona_filter.c */
+/* ngx_http_persona_filter.c: the header filter */
 ngx_int_t ngx_http_persona_init_filters(ngx_conf_t *cf);
-/* rewrite phase: with persona_cache_control private, no 304 for a page
- * that depends on the visitor */
-ngx_int_t ngx_http_persona_drop_conditionals(ngx_http_request_t *r);
+
+/* ngx_http_persona_body.c: the body filter */
+ngx_int_t ngx_http_persona_init_body_filter(ngx_conf_t *cf);
+ngx_int_t ngx_http_persona_filter_start(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf);
+
+/* ngx_http_persona_cache.c: persona_cache_control, and the second
+ * module of the .so whose header filter runs before not_modified */
+extern ngx_module_t  ngx_http_persona_cache_module;
+ngx_uint_t ngx_http_persona_personalized(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_loc_conf_t *lcf);
+ngx_uint_t ngx_http_persona_add_header_status(ngx_http_request_t *r);
+ngx_int_t ngx_http_persona_private(ngx_http_request_t *r);
+
+/* ngx_http_persona_headers.c: response headers by name */
+void ngx_http_persona_clear_header(ngx_http_request_t *r, u_char *name,
+    size_t len);
+ngx_int_t ngx_http_persona_set_header(ngx_http_request_t *r, u_char *name,
+    size_t len, ngx_str_t *value);
 
 /* ngx_http_persona_attrs.c: persona_lookup_pt over a request's ctx */
 int ngx_http_persona_attr_lookup(void *data, const persona_attr_t *attr,

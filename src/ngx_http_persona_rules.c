@@ -765,6 +765,9 @@ ngx_http_persona_route(ngx_http_request_t *r, ngx_http_persona_ctx_t *ctx)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "persona landing: \"%V\" -> \"%V\"", &r->uri, &uri);
 
+        /* the response depends on the visitor (persona_cache_control) */
+        ctx->routed = 1;
+
         (void) ngx_http_internal_redirect(r, &uri, &args);
         ngx_http_finalize_request(r, NGX_DONE);
 
@@ -813,6 +816,8 @@ ngx_http_persona_route(ngx_http_request_t *r, ngx_http_persona_ctx_t *ctx)
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "persona redirect: \"%V\"", &uri);
+
+        ctx->routed = 1;
 
         return NGX_HTTP_MOVED_TEMPORARILY;
     }

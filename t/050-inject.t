@@ -666,7 +666,7 @@ Cookie: persona_id=alice
 
 
 
-=== TEST 23: conditional headers do not reach the upstream either
+=== TEST 23: conditional headers reach the upstream as sent (the response type is not known yet)
 --- config
     persona_rules ../html/rules.json;
     location = /t {
@@ -685,7 +685,7 @@ If-Range: "abc"
 Range: bytes=0-3
 X-Other: kept
 --- response_body
-inm=[] ims=[] ir=[] range=[] x=[kept]
+inm=["abc"] ims=[Tue, 01 Jan 2019 00:00:00 GMT] ir=["abc"] range=[bytes=0-3] x=[kept]
 --- no_error_log
 [error]
 
