@@ -486,7 +486,8 @@ static const html_case_t  html_cases[] = {
     { "<p title=\"{{arg.q}}\">{{arg.q}}</p>",
       "<p title=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\">"
       "&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</p>" },
-    { "<p title='{{arg.x}}' class=x>", "<p title='x onerror=alert(1)' class=x>" },
+    { "<p title='{{arg.x}}' class=x>",
+      "<p title='x onerror=alert(1)' class=x>" },
     { "<p title=\"{{arg.url}}\">", "<p title=\"javascript:alert(1)\">" },
     { "<textarea>{{arg.q}}</textarea><title>{{arg.q}}</title>",
       "<textarea>&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</textarea>"
