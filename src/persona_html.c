@@ -102,6 +102,14 @@ persona_html_init(persona_html_t *h)
 }
 
 
+void
+persona_html_init_names(persona_html_t *h)
+{
+    memset(h, 0, sizeof(persona_html_t));
+    h->names = 1;
+}
+
+
 const char *
 persona_html_scan(persona_html_t *h, const char *p, const char *end,
     int stop)
@@ -149,6 +157,20 @@ persona_html_scan(persona_html_t *h, const char *p, const char *end,
 
         case S_BOGUS:
             q = memchr(p, '>', end - p);
+            if (q == NULL) {
+                return end;
+            }
+
+            p = q;
+            break;
+
+        case S_VALUE_DQ:
+        case S_VALUE_SQ:
+            if (h->names) {
+                break;
+            }
+
+            q = memchr(p, h->state == S_VALUE_DQ ? '"' : '\'', end - p);
             if (q == NULL) {
                 return end;
             }
@@ -268,6 +290,10 @@ persona_html_scan(persona_html_t *h, const char *p, const char *end,
                 h->state = S_BEFORE_VALUE;
                 h->value_blank = 1;
                 h->value_scheme = 0;
+                break;
+            }
+
+            if (!h->names) {
                 break;
             }
 

@@ -67,6 +67,10 @@ typedef struct {
     unsigned        end_tag:1;    /* the tag being read is an end tag */
     unsigned        value_blank:1;  /* the attribute value is blank */
     unsigned        value_scheme:1; /* it has a ':', '/', '?' or '#' */
+    unsigned        names:1;        /* keep attribute names and the two
+                                       flags above (the template compiler
+                                       sets it; the injector needs only
+                                       where text is) */
 
     char            tag[PERSONA_HTML_TAG_MAX];     /* lowercased */
     char            attr[PERSONA_HTML_ATTR_MAX];   /* lowercased */
@@ -74,6 +78,9 @@ typedef struct {
 
 
 void persona_html_init(persona_html_t *h);
+
+/* the same, keeping attribute names and what a value holds so far */
+void persona_html_init_names(persona_html_t *h);
 
 /*
  * Feeds [p, end) and returns end; with stop set, returns instead at the

@@ -78,7 +78,7 @@ persona_template_compile_html(persona_template_t **tpl, const char *src,
 {
     persona_tpl_html_t  th;
 
-    persona_html_init(&th.html);
+    persona_html_init_names(&th.html);
     th.open = 0;
     th.url = PERSONA_NOT_FOUND;
 

@@ -322,8 +322,8 @@ GET /tiny/reflect.html
         return 200 '<p><!--persona:hero--></p><script>var q = "$arg_q";</script>';
     }
 --- request
-GET /app?q=%3C!--persona:hero--%3E
---- response_body_like: ^<p><h1 class="x">"Welcome"</h1></p><script>var q = "%3C!--persona:hero--%3E";</script>$
+GET /app?q=<!--persona:hero-->
+--- response_body_like: ^<p><h1 class="x">"Welcome"</h1></p><script>var q = "<!--persona:hero-->";</script>$
 --- no_error_log
 [error]
 [alert]

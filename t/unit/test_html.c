@@ -107,8 +107,9 @@ check_state(const persona_html_t *h, const html_case_t *c, const char *how)
                  (int) persona_html_context(h), (int) c->ctx);
     }
 
-    if (c->attr && (h->attr_len != strlen(c->attr)
-                    || memcmp(h->attr, c->attr, h->attr_len) != 0))
+    if (h->names && c->attr
+        && (h->attr_len != strlen(c->attr)
+            || memcmp(h->attr, c->attr, h->attr_len) != 0))
     {
         fail_msg("\"%s\" (%s): attribute \"%.*s\", want \"%s\"", c->in,
                  how, (int) h->attr_len, h->attr, c->attr);
@@ -117,33 +118,49 @@ check_state(const persona_html_t *h, const html_case_t *c, const char *how)
 
 
 static void
+init(persona_html_t *h, int names)
+{
+    if (names) {
+        persona_html_init_names(h);
+
+    } else {
+        persona_html_init(h);
+    }
+}
+
+
+static void
 test_contexts(void **state)
 {
+    int              names;
     size_t           i, k, len;
     persona_html_t   h;
     const char      *in;
 
     (void) state;
 
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        in = cases[i].in;
-        len = strlen(in);
+    for (names = 0; names < 2; names++) {
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            in = cases[i].in;
+            len = strlen(in);
 
-        persona_html_init(&h);
-        assert_ptr_equal(persona_html_scan(&h, in, in + len, 0), in + len);
-        check_state(&h, &cases[i], "whole");
+            init(&h, names);
+            assert_ptr_equal(persona_html_scan(&h, in, in + len, 0),
+                             in + len);
+            check_state(&h, &cases[i], "whole");
 
-        persona_html_init(&h);
-        for (k = 0; k < len; k++) {
-            (void) persona_html_scan(&h, in + k, in + k + 1, 0);
-        }
-        check_state(&h, &cases[i], "byte by byte");
+            init(&h, names);
+            for (k = 0; k < len; k++) {
+                (void) persona_html_scan(&h, in + k, in + k + 1, 0);
+            }
+            check_state(&h, &cases[i], "byte by byte");
 
-        for (k = 0; k <= len; k++) {
-            persona_html_init(&h);
-            (void) persona_html_scan(&h, in, in + k, 0);
-            (void) persona_html_scan(&h, in + k, in + len, 0);
-            check_state(&h, &cases[i], "two pieces");
+            for (k = 0; k <= len; k++) {
+                init(&h, names);
+                (void) persona_html_scan(&h, in, in + k, 0);
+                (void) persona_html_scan(&h, in + k, in + len, 0);
+                check_state(&h, &cases[i], "two pieces");
+            }
         }
     }
 }
