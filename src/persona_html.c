@@ -164,6 +164,23 @@ persona_html_scan(persona_html_t *h, const char *p, const char *end,
             p = q;
             break;
 
+        case S_ATTR_NAME:
+            if (h->names) {
+                break;
+            }
+
+            while (p < end && !persona_html_space((unsigned char) *p)
+                   && *p != '/' && *p != '>' && *p != '=')
+            {
+                p++;
+            }
+
+            if (p == end) {
+                return end;
+            }
+
+            break;
+
         case S_VALUE_DQ:
         case S_VALUE_SQ:
             if (h->names) {

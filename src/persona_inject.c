@@ -108,6 +108,14 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
                 break;
             }
 
+            if (lt + 1 < end && lt[1] != '!'
+                && (lt[1] != '/' || !st->head_wanted))
+            {
+                /* an ordinary tag: no candidate, the tokenizer reads it */
+                p = persona_html_scan(&st->html, lt, lt + 1, 0);
+                continue;
+            }
+
             mstart = lt;
             p = lt + 1;
             st->state = PERSONA_INJECT_S_LT;
