@@ -16,7 +16,14 @@
  *   - one-shot, 3-piece and byte-by-byte feeds give the same output, and
  *     it equals a plain whole-buffer reference implementation;
  *   - with no blocks and no data layer the output is the body with only
- *     markers removed, and exactly the body when it holds no marker.
+ *     markers removed, and exactly the body when it holds no marker;
+ *   - markers count only in element text (SPEC "Where markers count"):
+ *     the reference asks the core HTML tokenizer (persona_html.c) where
+ *     each '<' stands, and, independently of it, the body wrapped in
+ *     <script>, <style>, <textarea>, <title>, a quoted attribute value
+ *     or a comment, with the bytes that could end that context taken
+ *     out, comes back byte for byte: no block, no data layer, no marker
+ *     removed.
  *
  * Build and run: scripts/fuzz.sh SECONDS
  */
@@ -26,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "persona_html.h"
 #include "persona_inject.h"
 
 
@@ -353,11 +361,13 @@ static void
 reference(const char *in, size_t len, unsigned mask, size_t hold_max,
     int data_layer, buf_t *out, size_t *markers)
 {
-    int          closing, holding, head;
-    size_t       i, m, name_len, hold_name_len;
-    buf_t        held;
-    const char  *name, *hold_name;
+    int             closing, holding, head;
+    size_t          i, m, name_len, hold_name_len;
+    buf_t           held;
+    const char     *name, *hold_name;
+    persona_html_t  html;
 
+    persona_html_init(&html);
     memset(&held, 0, sizeof(held));
     holding = 0;
     head = data_layer;
@@ -368,11 +378,18 @@ reference(const char *in, size_t len, unsigned mask, size_t hold_max,
     i = 0;
 
     while (i < len) {
-        if (in[i] == '<') {
+        /* a '<' stands in text when the tokenizer stops before it */
+        if (in[i] == '<'
+            && persona_html_scan(&html, in + i, in + i + 1, 1) == in + i)
+        {
             m = ref_marker(in + i, len - i, &closing, &name, &name_len);
 
             if (m) {
                 (*markers)++;
+
+                /* a marker is a whole comment: text again after it */
+                (void) persona_html_scan(&html, in + i, in + i + m, 0);
+                check(persona_html_in_text(&html));
 
                 if (closing) {
                     if (holding) {
@@ -419,6 +436,7 @@ reference(const char *in, size_t len, unsigned mask, size_t hold_max,
         }
 
         buf_add(holding ? &held : out, in + i, 1);
+        (void) persona_html_scan(&html, in + i, in + i + 1, 0);
         i++;
     }
 
@@ -435,6 +453,77 @@ buf_eq(const buf_t *a, const buf_t *b)
 {
     return a->len == b->len
            && (a->len == 0 || memcmp(a->data, b->data, a->len) == 0);
+}
+
+
+/*
+ * A context the body is put in, and the bytes taken out of the body so
+ * that nothing in it can end that context: no "</" at all ends a raw
+ * text element (in a script, whatever its escaping state), no quote ends
+ * a quoted value, no '>' ends a comment.
+ */
+typedef struct {
+    const char  *open;
+    const char  *close;
+    const char  *out;       /* bytes replaced by '_' */
+} wrap_t;
+
+
+static const wrap_t  wraps[] = {
+    { "<script>", "</script>", "/" },
+    { "<SCRIPT type=\"module\">", "</SCRIPT>", "/" },
+    { "<style>", "</style>", "/" },
+    { "<textarea>", "</textarea>", "/" },
+    { "<title>", "</title>", "/" },
+    { "<div title=\"", "\">", "\"" },
+    { "<div title='", "'>", "'" },
+    { "<!-- ", " -->", ">" },
+};
+
+
+static void
+wrapped(const char *in, size_t len, const wrap_t *w, const size_t *cuts,
+    size_t hold_max)
+{
+    size_t  i, olen, clen;
+    buf_t   body, out;
+    char   *p;
+
+    olen = strlen(w->open);
+    clen = strlen(w->close);
+
+    memset(&body, 0, sizeof(buf_t));
+    memset(&out, 0, sizeof(buf_t));
+
+    buf_add(&body, w->open, olen);
+    buf_add(&body, in, len);
+    buf_add(&body, w->close, clen);
+
+    for (i = 0, p = body.data + olen; i < len; i++) {
+        if (strchr(w->out, p[i]) != NULL && p[i] != '\0') {
+            p[i] = '_';
+        }
+    }
+
+    /* every slot has a block, the data layer is wanted */
+    run(body.data, body.len, NULL, 0, 0xff, hold_max, 1, &out);
+    check(buf_eq(&body, &out));
+
+    free(out.data);
+    memset(&out, 0, sizeof(buf_t));
+
+    /* cut, with the cut points inside the wrapped text */
+    {
+        size_t  c2[2];
+
+        c2[0] = olen + cuts[0];
+        c2[1] = olen + cuts[1];
+        run(body.data, body.len, c2, 2, 0xff, hold_max, 1, &out);
+        check(buf_eq(&body, &out));
+    }
+
+    free(out.data);
+    free(body.data);
 }
 
 
@@ -519,6 +608,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(split.data);
     free(ref.data);
     free(plain.data);
+
+    if (len <= 4096) {
+        for (i = 0; i < sizeof(wraps) / sizeof(wraps[0]); i++) {
+            wrapped(in, len, &wraps[i], cuts, hold_max);
+        }
+    }
 
     return 0;
 }

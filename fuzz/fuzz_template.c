@@ -10,7 +10,8 @@
  * attribute it names renders as the value.  Checked: a header never holds
  * a control byte, starts or ends with a blank or exceeds 4 KiB; HTML
  * output never holds a value's <, >, ", ' or NUL unescaped; the sizing
- * pass agrees with the rendering.
+ * pass agrees with the rendering; compiled as a block (HTML contexts) it
+ * renders or fails with a position.
  */
 
 #include <stdint.h>
@@ -124,6 +125,23 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     abort();
                 }
             }
+        }
+
+    } else if (off > tlen || err.line == 0 || err.column == 0) {
+        abort();
+    }
+
+    /* the same text as a block: compiles or names a position */
+    if (persona_template_compile_html(&t, (const char *) data, tlen, &attrs,
+                                      &a, &err, &off) == PERSONA_OK)
+    {
+        n = persona_template_render(t, PERSONA_ESCAPE_HTML, fuzz_lookup,
+                                    &value, out, sizeof(out));
+        m = persona_template_render(t, PERSONA_ESCAPE_HTML, fuzz_lookup,
+                                    &value, NULL, 0);
+
+        if (n != m) {
+            abort();
         }
 
     } else if (off > tlen || err.line == 0 || err.column == 0) {

@@ -1,13 +1,18 @@
 /*
  * Slot injection state machine: see persona_inject.h for the contract.
  *
- * The scanner sits in TEXT, finding with memchr the next '<' that can
- * begin a candidate (persona_inject_next_lt()).  From that '<' it
- * follows one candidate (a marker, or "</head" when the data layer is
- * still wanted) byte by byte.  Every byte of a candidate except its
- * first is a pattern byte, a name byte, '-' or the final '>', none of
- * which is '<'; so when a candidate fails, no other candidate can have
- * begun inside it, and scanning resumes at the failing byte.
+ * The scanner sits in TEXT and lets the HTML context tokenizer
+ * (persona_html.c) run over the page up to the next '<' that stands in
+ * element text (memchr while in text; a tag, a comment or a script is
+ * walked through to its end).  From that '<' it follows one candidate
+ * (a marker, or "</head" when the data layer is still wanted) byte by
+ * byte.  Every byte of a candidate except its first is a pattern byte,
+ * a name byte, '-' or the final '>', none of which is '<'; so when a
+ * candidate fails, no other candidate can have begun inside it: its
+ * bytes go to the tokenizer (they may open a tag or a comment) and
+ * scanning resumes at the failing byte.  A whole marker is a whole
+ * comment, after which the tokenizer is in text again, so it never
+ * sees one.
  *
  * Within a chunk nothing is copied: ordinary bytes pile up in the range
  * [copy, p) and go out as one COPY when a marker completes or the chunk
@@ -50,8 +55,8 @@ static int persona_inject_end_hold(persona_inject_t *st,
     persona_inject_event_e type);
 static int persona_inject_marker(persona_inject_t *st);
 static int persona_inject_name_char(unsigned char c);
-static const char *persona_inject_next_lt(const persona_inject_t *st,
-    const char *p, const char *end);
+static void persona_inject_html(persona_inject_t *st, const char *from,
+    const char *to);
 
 
 void
@@ -62,6 +67,8 @@ persona_inject_init(persona_inject_t *st, const persona_inject_conf_t *conf)
     st->conf = *conf;
     st->state = PERSONA_INJECT_S_TEXT;
     st->head_wanted = conf->data_layer ? 1 : 0;
+
+    persona_html_init(&st->html);
 }
 
 
@@ -95,10 +102,18 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
     while (p < end) {
 
         if (st->state == PERSONA_INJECT_S_TEXT) {
-            lt = persona_inject_next_lt(st, p, end);
-            if (lt == NULL) {
+            lt = persona_html_scan(&st->html, p, end, 1);
+            if (lt == end) {
                 p = end;
                 break;
+            }
+
+            if (lt + 1 < end && lt[1] != '!'
+                && (lt[1] != '/' || !st->head_wanted))
+            {
+                /* an ordinary tag: no candidate, the tokenizer reads it */
+                p = persona_html_scan(&st->html, lt, lt + 1, 0);
+                continue;
             }
 
             mstart = lt;
@@ -238,7 +253,10 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
                 goto fail;
             }
 
-            /* the data layer goes before "</head", which stays text */
+            /* the data layer goes before "</head", which stays text
+             * (and an end tag for the tokenizer) */
+
+            persona_inject_html(st, mstart, p);
 
             rc = persona_inject_text(st, PERSONA_INJECT_COPY, copy,
                                      mstart - copy);
@@ -273,7 +291,7 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
             copy = mstart;
             st->state = PERSONA_INJECT_S_TEXT;
 
-            /* c is not '<': TEXT passes over it */
+            /* the tokenizer reads c next, in the end tag */
             continue;
 
         default:
@@ -290,8 +308,10 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
          * Not a marker: its bytes are text.  Saved bytes (only when the
          * candidate began in an earlier chunk; then copy == mstart ==
          * chunk) go out now, the ones in this chunk stay in [copy, p).
-         * c is scanned again from TEXT.
+         * All are fed to the tokenizer; c is scanned again.
          */
+
+        persona_inject_html(st, mstart, p);
 
         if (st->saved_len) {
             rc = persona_inject_text(st, PERSONA_INJECT_CARRY, st->saved,
@@ -506,42 +526,15 @@ persona_inject_name_char(unsigned char c)
 }
 
 
-/*
- * The next '<' in [p, end) that can begin a candidate: one followed by
- * '!', by '/' while "</head" is wanted, or the chunk's last byte (its
- * follower is in the next chunk).  Any other '<' would fail at the next
- * byte and leave no trace, so it is not visited.  Without "</head"
- * wanted, the scan looks for the rare '!' instead of the frequent '<'.
- */
-static const char *
-persona_inject_next_lt(const persona_inject_t *st, const char *p,
-    const char *end)
+/* a candidate's bytes (saved ones first) to the HTML tokenizer */
+
+static void
+persona_inject_html(persona_inject_t *st, const char *from, const char *to)
 {
-    const char  *q;
-
-    if (st->head_wanted) {
-        for (q = memchr(p, '<', end - p);
-             q != NULL;
-             q = memchr(q + 1, '<', end - q - 1))
-        {
-            if (q + 1 == end || q[1] == '!' || q[1] == '/') {
-                return q;
-            }
-        }
-
-        return NULL;
+    if (st->saved_len) {
+        (void) persona_html_scan(&st->html, st->saved,
+                                 st->saved + st->saved_len, 0);
     }
 
-    for (q = p; q < end; q++) {
-        q = memchr(q, '!', end - q);
-        if (q == NULL) {
-            break;
-        }
-
-        if (q > p && q[-1] == '<') {
-            return q - 1;
-        }
-    }
-
-    return (end > p && end[-1] == '<') ? end - 1 : NULL;
+    (void) persona_html_scan(&st->html, from, to, 0);
 }

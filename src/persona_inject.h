@@ -49,13 +49,22 @@
  * end tag of head: "</head" (ASCII case-insensitive) followed by '>', '/'
  * or HTML whitespace.  "</header>" does not match.  The tag itself is
  * copied as ordinary bytes after the event.  There is at most one
- * HEAD_END; a body without </head> gets none.  The scan is textual: a
- * "</head>" inside a script or comment in the head also counts.
+ * HEAD_END; a body without </head> gets none.
+ *
+ * Where markers count (SPEC): markers and "</head" are recognised only
+ * in element text, as a browser would read the page (persona_html.h):
+ * inside a tag or an attribute value, a comment, <script>, <style>,
+ * <textarea>, <title> (and the other raw-text elements: xmp, iframe,
+ * noembed, noframes, noscript, plaintext) they are ordinary bytes.  A
+ * page that reflects input into a script string cannot summon a block
+ * there, and a "</head>" inside an inline script is not the end of head.
+ * The context is tracked across chunks like the markers are.
  *
  * Memory: persona_inject_t is a fixed-size struct the caller allocates
  * (in a request pool).  The injector allocates nothing, keeps no globals
  * and copies input only for a partial marker cut by a chunk boundary: at
- * most PERSONA_INJECT_MARKER_MAX - 1 bytes, kept in the struct.
+ * most PERSONA_INJECT_MARKER_MAX - 1 bytes, kept in the struct (and the
+ * bounded tag and attribute names of the HTML tokenizer).
  *
  * For the nginx body filter, roughly:
  *   - header filter: persona_inject_init() on a struct in the request
@@ -78,6 +87,7 @@
 #include <stddef.h>
 
 #include "persona_core.h"
+#include "persona_html.h"
 
 
 #define PERSONA_INJECT_NAME_MAX    64
@@ -193,6 +203,8 @@ typedef struct {
     unsigned                head_wanted:1;
     unsigned                done:1;       /* last chunk was fed */
     unsigned                failed:1;     /* the handler failed */
+
+    persona_html_t          html;         /* where the page stands */
 
     /* bytes of a partial match from earlier chunks */
     char                    saved[PERSONA_INJECT_MARKER_MAX];

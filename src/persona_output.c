@@ -15,6 +15,8 @@ static int persona_data_layer_json(json_t *obj,
     const persona_str_t *variants);
 static const char *persona_list_next(const char **p, const char *end,
     size_t *len);
+static json_t *persona_data_layer_string(const char *p, size_t len);
+static int persona_data_layer_string_ok(const char *p, size_t len);
 static int persona_cache_control_drop(const char *d, size_t len);
 
 
@@ -94,9 +96,10 @@ persona_data_layer_json(json_t *obj, const persona_str_t *segment,
     json_t      *v, *list, *map;
     const char  *p, *end, *item, *eq;
 
-    v = json_stringn(segment->data ? segment->data : "", segment->len);
+    v = persona_data_layer_string(segment->data ? segment->data : "",
+                                  segment->len);
     if (v == NULL) {
-        /* not UTF-8 */
+        /* not UTF-8, or control bytes */
         v = json_string("");
     }
 
@@ -113,7 +116,7 @@ persona_data_layer_json(json_t *obj, const persona_str_t *segment,
     end = p ? p + segments->len : NULL;
 
     while ((item = persona_list_next(&p, end, &len)) != NULL) {
-        v = json_stringn(item, len);
+        v = persona_data_layer_string(item, len);
         if (v == NULL) {
             continue;
         }
@@ -139,8 +142,13 @@ persona_data_layer_json(json_t *obj, const persona_str_t *segment,
 
         klen = eq - item;
 
-        v = json_stringn(eq + 1, len - klen - 1);
+        v = persona_data_layer_string(eq + 1, len - klen - 1);
         if (v == NULL) {
+            continue;
+        }
+
+        if (persona_data_layer_string_ok(item, klen) == 0) {
+            json_decref(v);
             continue;
         }
 
@@ -149,6 +157,33 @@ persona_data_layer_json(json_t *obj, const persona_str_t *segment,
     }
 
     return PERSONA_OK;
+}
+
+
+/* a JSON string of a list item, or NULL: not UTF-8, control bytes */
+static json_t *
+persona_data_layer_string(const char *p, size_t len)
+{
+    if (!persona_data_layer_string_ok(p, len)) {
+        return NULL;
+    }
+
+    return json_stringn(p, len);
+}
+
+
+static int
+persona_data_layer_string_ok(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f) {
+            return 0;
+        }
+    }
+
+    return 1;
 }
 
 

@@ -13,7 +13,9 @@
  * '&', U+2028 and U+2029 is written as a \uXXXX escape, so the text can
  * neither end the script element nor open a comment or CDATA section,
  * and stays valid JavaScript in old engines.  Empty list items, and
- * items that are not valid UTF-8, are left out.
+ * items that are not valid UTF-8 or hold a control byte (0x00-0x1f,
+ * 0x7f: a segment may come from a profile), are left out; such a segment
+ * is "".
  *
  * Cache-Control: persona_cache_control_private() turns a value (several
  * header lines joined with ", ") into one for a page that depends on

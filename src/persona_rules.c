@@ -185,7 +185,7 @@ static int persona_load_cap(persona_load_t *ld, const persona_jnode_t *n,
     persona_experiment_t *x);
 static int persona_load_finish(persona_load_t *ld);
 static int persona_load_template(persona_load_t *ld, const persona_jnode_t *s,
-    const persona_template_t **out);
+    int html, const persona_template_t **out);
 
 static int persona_check_keys(persona_load_t *ld, const persona_jnode_t *obj,
     const char **allowed, const char *what);
@@ -1162,7 +1162,7 @@ persona_load_headers(persona_load_t *ld, const persona_jnode_t *n,
             return persona_wrap(ld, ld->file, PERSONA_NOMEM);
         }
 
-        rc = persona_load_template(ld, m, &h[i].value);
+        rc = persona_load_template(ld, m, 0, &h[i].value);
         if (rc != PERSONA_OK) {
             return rc;
         }
@@ -1266,7 +1266,7 @@ persona_load_blocks(persona_load_t *ld, const persona_jnode_t *n,
         }
 
         if (json_is_string(m->value)) {
-            rc = persona_load_template(ld, m, &b[i].tpl);
+            rc = persona_load_template(ld, m, 1, &b[i].tpl);
             if (rc != PERSONA_OK) {
                 return rc;
             }
@@ -1330,9 +1330,9 @@ persona_load_blocks(persona_load_t *ld, const persona_jnode_t *n,
             return rc;
         }
 
-        rc = persona_template_compile(&t, content.data, content.len,
-                                      &ld->rs->attrs, &ld->arena->alloc,
-                                      ld->err, &off);
+        rc = persona_template_compile_html(&t, content.data, content.len,
+                                           &ld->rs->attrs, &ld->arena->alloc,
+                                           ld->err, &off);
         if (rc == PERSONA_ERROR) {
             /* the position is in the block file */
             memcpy(tmp, ld->err->msg, sizeof(tmp));
@@ -1848,16 +1848,16 @@ persona_load_cap(persona_load_t *ld, const persona_jnode_t *n,
 
 static int
 persona_load_template(persona_load_t *ld, const persona_jnode_t *s,
-    const persona_template_t **out)
+    int html, const persona_template_t **out)
 {
     int                  rc;
     size_t               off;
     persona_template_t  *t;
 
-    rc = persona_template_compile(&t, json_string_value(s->value),
-                                  json_string_length(s->value),
-                                  &ld->rs->attrs, &ld->arena->alloc, ld->err,
-                                  &off);
+    /* a block is HTML: each placeholder is escaped for its context */
+    rc = (html ? persona_template_compile_html : persona_template_compile)
+             (&t, json_string_value(s->value), json_string_length(s->value),
+              &ld->rs->attrs, &ld->arena->alloc, ld->err, &off);
     if (rc == PERSONA_ERROR) {
         persona_json_string_pos(&ld->doc, s, off, &ld->err->line,
                                 &ld->err->column);

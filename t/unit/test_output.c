@@ -101,6 +101,11 @@ static const layer_case_t  layer_cases[] = {
       "{\"segment\":\"\",\"segments\":[\"ok\"],"
       "\"variants\":{\"good\":\"1\"}}" },
 
+    /* control bytes (a segment can come from a profile): left out */
+    { { "vip\0x", 5 }, S("a\r\nb,ok,\x7f"), { "k\0=v,v=\x01,n=1", 12 },
+      "{\"segment\":\"\",\"segments\":[\"ok\"],"
+      "\"variants\":{\"n\":\"1\"}}" },
+
     { { NULL, 0 }, { NULL, 0 }, { NULL, 0 }, NULL }
 };
 
