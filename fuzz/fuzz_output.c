@@ -30,8 +30,24 @@
 #include "fuzz_util.h"
 
 
+/* control bytes keep a value out of the data layer */
+static int
+has_control(const char *p, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        if ((unsigned char) p[i] < 0x20 || p[i] == 0x7f) {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
 /* the comma-separated items persona_data_layer() keeps: non-empty,
- * blanks trimmed, UTF-8 */
+ * blanks trimmed, UTF-8, no control bytes */
 static void
 expect_items(const persona_str_t *list, json_t *arr, json_t *map)
 {
@@ -55,7 +71,7 @@ expect_items(const persona_str_t *list, json_t *arr, json_t *map)
             item.len--;
         }
 
-        if (item.len == 0) {
+        if (item.len == 0 || has_control(item.data, item.len)) {
             continue;
         }
 
@@ -120,7 +136,8 @@ fuzz_data_layer(const persona_str_t *in)
     check(got != NULL);
 
     want = json_object();
-    v = json_stringn(in[0].data ? in[0].data : "", in[0].len);
+    v = has_control(in[0].data, in[0].len)
+        ? NULL : json_stringn(in[0].data ? in[0].data : "", in[0].len);
     json_object_set_new(want, "segment", v ? v : json_string(""));
     json_object_set_new(want, "segments", json_array());
     json_object_set_new(want, "variants", json_object());
