@@ -526,6 +526,11 @@ run_phase() {
     if [ -n "$m1" ]; then
         mcheck=$(metrics_delta "$m0" "$m1" "$statuses")
         [ "${mcheck%% *}" = agree ] || fail "$ph" "metrics: $mcheck"
+        case $ph in
+            sigstop|client-pause|debug-sleep|redis-restart)
+                [[ $mcheck != *"breaker trips +0)"* ]] \
+                    || fail "$ph" "persona_breaker_trips_total did not move" ;;
+        esac
     elif [ "$HAS_METRICS" -eq 1 ]; then
         mcheck="no persona_requests_total"
     fi
