@@ -44,12 +44,15 @@
 #
 # Usage: bench/run.sh            (make bench builds the module, then runs this)
 # Environment:
-#   BENCH_SECONDS=10     measured seconds per location (the old name
-#   BENCH_DURATION=10    BENCH_DURATION works too), cut into
-#   BENCH_ROUNDS=5       rounds: each round measures every location of an
+#   BENCH_SECONDS=6      measured seconds per location (the old name
+#   BENCH_DURATION=6     BENCH_DURATION works too), cut into
+#   BENCH_ROUNDS=3       rounds: each round measures every location of an
 #                        nginx for DURATION/ROUNDS seconds, in ABBA order,
 #                        so that a drifting shared machine hits all alike
-#   BENCH_WARMUP=2       warm-up seconds per location (before the rounds)
+#   BENCH_WARMUP=1       warm-up seconds per location (before the rounds)
+#                        (the defaults keep the whole run near 5 minutes;
+#                        BENCH_SECONDS=10 BENCH_ROUNDS=5 BENCH_WARMUP=2
+#                        are steadier on a quiet machine)
 #   BENCH_CONNECTIONS=32 wrk connections (threads: BENCH_THREADS=1)
 #   BENCH_PROFILES=100000 profiles loaded into Redis
 #   BENCH_REDIS_SOCKET=tcp nginx reaches Redis over loopback TCP; "unix"
@@ -79,9 +82,9 @@ shopt -s inherit_errexit
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$ROOT/bench
 
-DURATION=${BENCH_SECONDS:-${BENCH_DURATION:-10}}
-WARMUP=${BENCH_WARMUP:-2}
-ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_SECONDS:-${BENCH_DURATION:-6}}
+WARMUP=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-1}
 PROFILES=${BENCH_PROFILES:-100000}
@@ -975,9 +978,10 @@ warm_cache() {
 # mem_phase NAME: a fresh nginx for NAME's location, MEM_LOAD_SECS of
 # load with 64 connections, then with 1024: the worker's VmHWM after each
 mem_phase() {
-    local name=$1 out kv line err
+    local name=$1 out kv line err e0
     use_inst "${L_INST[$name]}"
     restart_nginx
+    e0=$(grep -c '\[error\]' "$(inst_errlog "$INST")" 2>/dev/null || true)
     for c in 64 1024; do
         log "$name: VmHWM under $c connections (${MEM_LOAD_SECS}s)"
         out=$TMP/wrk-$name-mem$c.txt
@@ -990,6 +994,9 @@ mem_phase() {
         done
         [ "$err" -eq 0 ] || R_MEMERR[$name]+="c$c: $err wrk errors; "
     done
+    e0=$(( $(grep -c '\[error\]' "$(inst_errlog "$INST")" 2>/dev/null \
+             || true) - ${e0:-0} ))
+    [ "$e0" -eq 0 ] || R_MEMERR[$name]+="$e0 [error] lines in its error log"
     check_nginx
 }
 
@@ -1583,8 +1590,9 @@ report_peers() {
         fi
         printf ' %8s %9s\n' "${R_HWM64[$n]:--}" "${R_HWM1024[$n]:--}"
     done
-    for n in "${!R_MEMERR[@]}"; do
-        echo "  note: memory phase of $n: ${R_MEMERR[$n]}"
+    for n in plain persona lua cache base; do
+        [ -z "${R_MEMERR[$n]:-}" ] \
+            || echo "  memory phase of $n: ${R_MEMERR[$n]}"
     done
     echo
     if has persona; then
