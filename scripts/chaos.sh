@@ -540,7 +540,10 @@ run_phase() {
         "$crashes" "$p99_ms" "$bound" "${t_rec}s" \
         "$(tr '\n' ' ' <<<"$statuses")")
     P_METRICS[$ph]=$mcheck
-    P_LOG[$ph]="access log $n_log lines, wrk $requests; error.log:"
+    P_LOG[$ph]="wrk $requests (p50 $(awk -v u="$p50_us" \
+        'BEGIN { printf "%.1f", u / 1000 }')ms, max $(awk -v u="$max_us" \
+        'BEGIN { printf "%.1f", u / 1000 }')ms), access log $n_log lines;"
+    P_LOG[$ph]+=" error.log:"
     P_LOG[$ph]+=" $(grep -c '\[error\]' "$TMP/error-$ph.log" || true) error,"
     P_LOG[$ph]+=" $(grep -c '\[alert\]\|\[crit\]' "$TMP/error-$ph.log" \
                     || true) alert/crit,"
