@@ -986,7 +986,7 @@ mem_phase() {
         log "$name: VmHWM under $c connections (${MEM_LOAD_SECS}s)"
         out=$TMP/wrk-$name-mem$c.txt
         CONNS=$c wrk_loc "$name" "$MEM_LOAD_SECS" "$out"
-        read -r "R_HWM$c[$name]" _ <<<"$(proc_mem "$WORKER_PID")"
+        read -r "R_HWM${c}[$name]" _ <<<"$(proc_mem "$WORKER_PID")"
         line=$(grep '^BENCH_RESULT ' "$out")
         err=0
         for kv in ${line#BENCH_RESULT }; do

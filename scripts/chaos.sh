@@ -105,7 +105,6 @@ mkdir -p "$TMP/html/page" "$TMP/tmp" "$TMP/redis" "$TMP/rules"
 REDIS_PID=
 NGINX_PID=
 WRK_PID=
-BG_PIDS=()
 DONE=0
 
 stop_pid() {    # stop_pid PID NAME: CONT (a stopped Redis), TERM, KILL
@@ -127,12 +126,9 @@ stop_pid() {    # stop_pid PID NAME: CONT (a stopped Redis), TERM, KILL
 
 # shellcheck disable=SC2317  # invoked by the EXIT trap
 cleanup() {
-    local rc=$? p
+    local rc=$?
     trap '' INT TERM
     trap - EXIT
-    for p in "${BG_PIDS[@]}"; do
-        stop_pid "$p" helper
-    done
     stop_pid "$WRK_PID" wrk
     stop_pid "$NGINX_PID" nginx
     stop_pid "$REDIS_PID" redis-server
@@ -343,12 +339,9 @@ scrape_metrics() {
 
 # ---- the faults ------------------------------------------------------------
 
-bg() {          # run a fault helper in the background, remembered by PID
-    "$@" &
-    BG_PIDS+=("$!")
-}
-
-# each fault_* runs while wrk loads nginx for PHASE_SECS seconds
+# each fault_* runs while wrk loads nginx for PHASE_SECS seconds (called
+# by name from run_phase)
+# shellcheck disable=SC2317
 fault_baseline() { :; }
 
 fault_sigstop() {
@@ -426,7 +419,8 @@ fail() {        # fail PHASE WHAT...
 }
 
 run_phase() {
-    local ph=$1 a0 e0 w0 w1 m0 m1 out=$TMP/wrk-$1.txt line kv st
+    local ph=$1 a0 e0 w0 w1 m0 m1 out=$TMP/wrk-$1.txt line kv
+    # shellcheck disable=SC2034  # all set from wrk's line, not all used
     local requests s2xx s3xx s4xx s5xx sother err_connect err_read err_write
     local err_timeout p50_us p99_us max_us crashes statuses n_log t_rec
     local bound=$(( TIMEOUT_MS + MARGIN_MS )) sock p99_ms need k want_rec
