@@ -19,7 +19,7 @@ UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
 .PHONY: all deps module tools unit check-rules itest test demo bench fuzz \
-        fuzz-coverage valgrind clean
+        fuzz-coverage valgrind chaos clean
 
 all: module tools
 
@@ -91,6 +91,13 @@ bench:
 	@scripts/deps.sh bench
 	@$(MAKE) --no-print-directory all
 	@bench/run.sh
+
+# faults under load (Redis stopped, paused, killed; broken rules; reloads),
+# 2-3 minutes: not part of `make test`
+chaos:
+	@scripts/deps.sh bench
+	@$(MAKE) --no-print-directory module
+	@scripts/chaos.sh
 
 clean:
 	rm -rf $(BUILD) t/servroot*

@@ -3,14 +3,22 @@
 -- prints one machine-readable line that run.sh parses.
 --
 -- Usage: wrk ... -s bench/random-id.lua URL -- [ids]   (default 100000)
+--        wrk ... -s bench/random-id.lua URL -- ids seq [start]
+--        (ids in order from start, wrapping: fills a profile cache)
 -- The same script drives the plain location too, so wrk's own cost per
 -- request is identical in both runs; plain nginx just ignores the cookie.
 
 local reqs = {}
 local n = 0
+local seq = false
+local next_i = 0
 
 function init(args)
     n = tonumber(args[1]) or 100000
+    if args[2] == "seq" then
+        seq = true
+        next_i = tonumber(args[3]) or 0
+    end
     math.randomseed(os.time())
 
     -- Pre-format one request per id, so request() costs a random number
@@ -23,6 +31,10 @@ function init(args)
 end
 
 function request()
+    if seq then
+        next_i = next_i + 1
+        return reqs[(next_i - 1) % n + 1]
+    end
     return reqs[math.random(1, n)]
 end
 

@@ -14,6 +14,26 @@
 #   inject4k    a 4 KiB page with 3 slots, blocks from the rules:
 #   inject200k  persona_inject on vs. off, and the worker's memory
 #               (a fresh nginx per page size: VmHWM of that size only)
+#   lua         the OpenResty-style peer: the job of /inject-4k-on/ (id
+#               cookie, HGETALL, segment header, 3 blocks in the 4 KiB
+#               page) written in Lua (bench/nginx-lua.conf.in: Debian's
+#               lua-nginx-module + lua-resty-redis on a keepalive pool,
+#               sub_filter with variables), in its own nginx on the same
+#               core, measured in the same rounds as "job" (= the module's
+#               /inject-4k-on/) and plain
+#   cache       /persona/ in an nginx with persona_profile_cache, warmed
+#               up so that lookups are cache hits; only when the module
+#               accepts the directive (nginx -t), else reported as absent
+#   mem         the worker's VmHWM under 64 and then 1024 concurrent
+#               connections, a fresh nginx per location (plain, persona,
+#               lua, cache, base)
+# and, when BENCH_BASE_MODULE names another build of the module (e.g. the
+# client before pipelining), "base": /persona/ with that module in its
+# own nginx, in the same rounds.
+# Per location: req/s, p50/p99, nginx worker CPU us/request (from /proc),
+# Redis CPU per request and per lookup (utime+stime of redis-server),
+# Redis commands and reads per request (INFO commandstats, INFO stats
+# total_reads_processed), and the ratios against plain of the same run.
 # The locations of one nginx are measured in interleaved rounds
 # (BENCH_ROUNDS), and each comparison also round by round.
 #
@@ -24,11 +44,15 @@
 #
 # Usage: bench/run.sh            (make bench builds the module, then runs this)
 # Environment:
-#   BENCH_DURATION=10    measured seconds per location, cut into
-#   BENCH_ROUNDS=5       rounds: each round measures every location of an
+#   BENCH_SECONDS=6      measured seconds per location (the old name
+#   BENCH_DURATION=6     BENCH_DURATION works too), cut into
+#   BENCH_ROUNDS=3       rounds: each round measures every location of an
 #                        nginx for DURATION/ROUNDS seconds, in ABBA order,
 #                        so that a drifting shared machine hits all alike
-#   BENCH_WARMUP=2       warm-up seconds per location (before the rounds)
+#   BENCH_WARMUP=1       warm-up seconds per location (before the rounds)
+#                        (the defaults keep the whole run near 5 minutes;
+#                        BENCH_SECONDS=10 BENCH_ROUNDS=5 BENCH_WARMUP=2
+#                        are steadier on a quiet machine)
 #   BENCH_CONNECTIONS=32 wrk connections (threads: BENCH_THREADS=1)
 #   BENCH_PROFILES=100000 profiles loaded into Redis
 #   BENCH_REDIS_SOCKET=tcp nginx reaches Redis over loopback TCP; "unix"
@@ -39,9 +63,14 @@
 #   BENCH_NGINX=path     nginx binary (default /usr/sbin/nginx)
 #   BENCH_KEEP=1         keep the temp dir (logs, configs) after the run
 #   BENCH_STRICT=1       exit 1 when a target is missed
-#   BENCH_CASES=rules50,geo,inject  extra cases: rules50, geo, inject4k,
-#                        inject200k, inject (= both), all; "spine" (or
-#                        empty) for plain vs. persona only
+#   BENCH_CASES=rules50,geo,inject,lua,cache,mem  extra cases: rules50,
+#                        geo, inject4k, inject200k, inject (= both), lua,
+#                        cache, mem, all; "spine" (or empty) for plain vs.
+#                        persona only
+#   BENCH_BASE_MODULE=path  another build of the module, measured as
+#                        "base" (/persona/) in the same rounds
+#   BENCH_CACHE_ZONE=64m the cache case's persona_profile_cache zone size
+#   BENCH_MEM_SECONDS=3  seconds of load per connection count (mem case)
 #   BENCH_GEO_NETWORKS=200000  IPv4 networks in the geo database (plus a
 #                        quarter as many IPv6 ones)
 #   BENCH_SENDFILE=off   nginx's sendfile (off is nginx's default; with on,
@@ -53,9 +82,9 @@ shopt -s inherit_errexit
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BENCH_DIR=$ROOT/bench
 
-DURATION=${BENCH_DURATION:-10}
-WARMUP=${BENCH_WARMUP:-2}
-ROUNDS=${BENCH_ROUNDS:-5}
+DURATION=${BENCH_SECONDS:-${BENCH_DURATION:-6}}
+WARMUP=${BENCH_WARMUP:-1}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-32}
 THREADS=${BENCH_THREADS:-1}
 PROFILES=${BENCH_PROFILES:-100000}
@@ -64,7 +93,12 @@ LOAD_CPU=${BENCH_LOAD_CPU:-0}
 MODULE=${BENCH_MODULE:-$ROOT/build/ngx_http_persona_module.so}
 NGINX=${BENCH_NGINX:-/usr/sbin/nginx}
 REDIS_SOCKET=${BENCH_REDIS_SOCKET:-tcp}
-CASES=${BENCH_CASES-rules50,geo,inject}
+CASES=${BENCH_CASES-rules50,geo,inject,lua,cache,mem}
+BASE_MODULE=${BENCH_BASE_MODULE:-}
+CACHE_ZONE=${BENCH_CACHE_ZONE:-64m}
+MEM_LOAD_SECS=${BENCH_MEM_SECONDS:-3}
+LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
+LUA_REDIS=/usr/share/lua/5.1/nginx/redis.lua
 GEO_NETWORKS=${BENCH_GEO_NETWORKS:-200000}
 SENDFILE=${BENCH_SENDFILE:-off}
 
@@ -87,11 +121,12 @@ CMDLINE="bench/run.sh${*:+ $*}"
 if [ -n "${MAKELEVEL:-}" ]; then
     CMDLINE="make bench"
 fi
-for v in BENCH_DURATION BENCH_ROUNDS BENCH_WARMUP BENCH_CONNECTIONS \
+for v in BENCH_SECONDS BENCH_DURATION BENCH_ROUNDS BENCH_WARMUP BENCH_CONNECTIONS \
          BENCH_THREADS \
          BENCH_PROFILES BENCH_NGINX_CPU BENCH_LOAD_CPU BENCH_MODULE \
          BENCH_NGINX BENCH_REDIS_SOCKET BENCH_CASES BENCH_GEO_NETWORKS \
-         BENCH_SENDFILE; do
+         BENCH_SENDFILE BENCH_BASE_MODULE BENCH_CACHE_ZONE \
+         BENCH_MEM_SECONDS; do
     if [ -n "${!v:-}" ]; then
         CMDLINE="$v=${!v} $CMDLINE"
     elif [ "$v" = BENCH_CASES ] && [ -n "${BENCH_CASES+set}" ]; then
@@ -104,7 +139,8 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
-for v in DURATION WARMUP ROUNDS CONNS THREADS PROFILES NGINX_CPU LOAD_CPU
+for v in DURATION WARMUP ROUNDS CONNS THREADS PROFILES NGINX_CPU LOAD_CPU \
+         MEM_LOAD_SECS
 do
     is_uint "${!v}" || die "$v must be a non-negative integer, got '${!v}'"
 done
@@ -136,12 +172,13 @@ IFS=', ' read -r -a CASE_LIST <<<"$CASES"
 for c in "${CASE_LIST[@]}"; do
     case $c in
         all)    WANT[rules50]=1; WANT[geo]=1; WANT[inject4k]=1
-                WANT[inject200k]=1 ;;
+                WANT[inject200k]=1; WANT[lua]=1; WANT[cache]=1
+                WANT[mem]=1 ;;
         inject) WANT[inject4k]=1; WANT[inject200k]=1 ;;
-        rules50|geo|inject4k|inject200k) WANT[$c]=1 ;;
+        rules50|geo|inject4k|inject200k|lua|cache|mem) WANT[$c]=1 ;;
         spine|none|'') ;;
         *) die "BENCH_CASES: unknown case '$c' (rules50, geo, inject4k," \
-               "inject200k, inject, all, spine)" ;;
+               "inject200k, inject, lua, cache, mem, all, spine)" ;;
     esac
 done
 want() { [ -n "${WANT[$1]:-}" ]; }
@@ -169,6 +206,12 @@ PERSONA_CHECK=$ROOT/build/persona-check
 [ -x "$NGINX" ] || die "nginx binary '$NGINX' not found (apt-get install nginx)"
 [ -f "$MODULE" ] || die "module '$MODULE' not found; build it first:" \
     "scripts/build-module.sh (or make bench)"
+[ -z "$BASE_MODULE" ] || [ -f "$BASE_MODULE" ] \
+    || die "BENCH_BASE_MODULE '$BASE_MODULE' not found"
+if want lua && { [ ! -f "$LUA_MODULE" ] || [ ! -f "$LUA_REDIS" ]; }; then
+    die "the lua case needs libnginx-mod-http-lua and lua-nginx-redis: run" \
+        "'scripts/deps.sh bench' (or set BENCH_CASES without lua)"
+fi
 
 NCPU=$(nproc)
 if [ "$NCPU" -lt 2 ] || [ "$NGINX_CPU" -ge "$NCPU" ] \
@@ -193,6 +236,12 @@ mkdir -p "$TMP/html/plain" "$TMP/html/persona" "$TMP/tmp" "$TMP/redis" \
 REDIS_PID=
 NGINX_PID=
 WRK_PID=
+# Several nginx can run at once (main, lua, cache, base: see use_inst);
+# NGINX_PID, WORKER_PID and NGINX_PORT are those of the current one.
+INST=main
+NGINX_PORT=
+WORKER_PID=
+declare -A I_PID=() I_WORKER=() I_PORT=()
 OK=0
 INTERRUPTED=0
 
@@ -220,6 +269,9 @@ cleanup() {
     trap - EXIT
     stop_pid "$WRK_PID" wrk
     stop_pid "$NGINX_PID" nginx
+    for i in "${!I_PID[@]}"; do
+        stop_pid "${I_PID[$i]}" "nginx ($i)"
+    done
     stop_pid "$REDIS_PID" redis-server
     if [ "$OK" -ne 1 ] && [ "$INTERRUPTED" -ne 1 ]; then
         if [ -s "$TMP/error.log" ]; then
@@ -298,14 +350,19 @@ rcli() {
 }
 
 # One INFO call (one connection) for all sections: prints "<hgetall calls>
-# <total_connections_received> <connected_clients> <keyspace_misses>".
+# <total_connections_received> <connected_clients> <keyspace_misses>
+# <all commands' calls> <total_reads_processed>" (-1: Redis < 6.2 has no
+# total_reads_processed).
 redis_counters() {
     rcli INFO stats commandstats clients | tr -d '\r' | awk -F'[:=,]' '
+        BEGIN { r = -1 }
         $1 == "cmdstat_hgetall"             { h = $3 }
+        $1 ~ /^cmdstat_/                    { a += $3 }
         $1 == "total_connections_received"  { t = $2 }
         $1 == "connected_clients"           { c = $2 }
         $1 == "keyspace_misses"             { m = $2 }
-        END { printf "%d %d %d %d\n", h, t, c, m }'
+        $1 == "total_reads_processed"       { r = $2 }
+        END { printf "%d %d %d %d %d %d\n", h, t, c, m, a, r }'
 }
 
 nginx_requests() {
@@ -392,6 +449,11 @@ prepare_files() {
     # people share the checkout) would otherwise crash the worker, and
     # every nginx started in this run loads the same module.
     cp "$MODULE" "$TMP/ngx_http_persona_module.so"
+    if [ -n "$BASE_MODULE" ]; then
+        cp "$BASE_MODULE" "$TMP/ngx_http_persona_module-base.so"
+        BASE_SHA=$(sha256sum "$TMP/ngx_http_persona_module-base.so" \
+                   | cut -c1-12)
+    fi
     MODULE_SHA=$(sha256sum "$TMP/ngx_http_persona_module.so" | cut -c1-12)
     MODULE_BUILT=$(date -u -r "$MODULE" '+%Y-%m-%d %H:%M:%S UTC')
     cp "$BENCH_DIR/page.html" "$TMP/html/plain/index.html"
@@ -423,8 +485,33 @@ prepare_files() {
     [ ! -f "$TMP/geo.mmdb" ] || chmod a+r "$TMP/geo.mmdb"
 }
 
-write_nginx_conf() {
-    local addr geo
+# The nginx of this run, by instance (INST):
+#   main   bench/nginx.conf.in: every location but the peers below
+#   lua    bench/nginx-lua.conf.in: the OpenResty-style peer (lua case)
+#   cache  bench/nginx.conf.in + persona_profile_cache (cache case)
+#   base   bench/nginx.conf.in with BENCH_BASE_MODULE
+# Their files: nginx.conf, error.log, nginx.pid for main, else
+# nginx-INST.conf, error-INST.log, nginx-INST.pid.
+inst_conf()   { if [ "$1" = main ]; then echo "$TMP/nginx.conf"
+                else echo "$TMP/nginx-$1.conf"; fi; }
+inst_errlog() { if [ "$1" = main ]; then echo "$TMP/error.log"
+                else echo "$TMP/error-$1.log"; fi; }
+inst_pid()    { if [ "$1" = main ]; then echo "$TMP/nginx.pid"
+                else echo "$TMP/nginx-$1.pid"; fi; }
+
+use_inst() {    # use_inst NAME: make NAME the current nginx
+    INST=$1
+    NGINX_PID=${I_PID[$1]:-}
+    WORKER_PID=${I_WORKER[$1]:-}
+    NGINX_PORT=${I_PORT[$1]:-}
+}
+
+CACHE_LINE="persona_profile_cache zone=persona_bench:$CACHE_ZONE ttl=1h"
+CACHE_LINE+=" negative_ttl=1h stale=1h;"
+
+write_nginx_conf() {    # for INST, on NGINX_PORT
+    local addr geo cache module=$TMP/ngx_http_persona_module.so
+    local tmpl=$BENCH_DIR/nginx.conf.in
     if [ "$REDIS_SOCKET" = unix ]; then
         addr="unix:$TMP/redis/redis.sock"
     else
@@ -435,36 +522,67 @@ write_nginx_conf() {
     else
         geo="# persona_geoip2: the geo case is not selected (BENCH_CASES)"
     fi
-    sed -e "s|@MODULE@|$(sed_esc "$TMP/ngx_http_persona_module.so")|g" \
+    cache="# persona_profile_cache: only in the cache case's nginx"
+    case $INST in
+        lua)   tmpl=$BENCH_DIR/nginx-lua.conf.in ;;
+        cache) cache=$CACHE_LINE ;;
+        base)  module=$TMP/ngx_http_persona_module-base.so ;;
+    esac
+    sed -e "s|@MODULE@|$(sed_esc "$module")|g" \
         -e "s|@PREFIX@|$(sed_esc "$TMP")|g" \
+        -e "s|@PID@|$(sed_esc "$(inst_pid "$INST")")|g" \
+        -e "s|@ERRLOG@|$(sed_esc "$(inst_errlog "$INST")")|g" \
         -e "s|@PORT@|$NGINX_PORT|g" \
         -e "s|@REDIS_ADDR@|$(sed_esc "$addr")|g" \
+        -e "s|@REDIS_PORT@|$REDIS_PORT|g" \
         -e "s|@SENDFILE@|$SENDFILE|g" \
         -e "s|@GEOIP2@|$(sed_esc "$geo")|g" \
-        "$BENCH_DIR/nginx.conf.in" >"$TMP/nginx.conf"
+        -e "s|@CACHE@|$(sed_esc "$cache")|g" \
+        "$tmpl" >"$(inst_conf "$INST")"
+}
+
+# Does the module accept persona_profile_cache? (nginx -t of the cache
+# instance's configuration, on a port nobody listens on)
+probe_cache() {
+    local save_inst=$INST save_port=$NGINX_PORT
+    INST=cache
+    NGINX_PORT=$(free_port)
+    write_nginx_conf
+    if "$NGINX" -p "$TMP" -c "$(inst_conf cache)" -e "$TMP/error-cache.log" \
+            -t >"$TMP/nginx-t-cache.log" 2>&1; then
+        CACHE_STATE=present
+    else
+        CACHE_STATE="absent ($(grep -m1 'emerg' "$TMP/nginx-t-cache.log" \
+            | sed -E 's/.*\[emerg\] //; s/ in \/.*//'))"
+    fi
+    INST=$save_inst
+    NGINX_PORT=$save_port
 }
 
 
 nginx_logs() {
-    cat "$TMP/error.log" "$TMP/nginx.out" 2>/dev/null || true
+    cat "$(inst_errlog "$INST")" "$TMP/nginx.out" 2>/dev/null || true
 }
 
-start_nginx() {
-    local code logged
+start_nginx() {         # start the current INST's nginx
+    local code logged conf errlog
+    conf=$(inst_conf "$INST")
+    errlog=$(inst_errlog "$INST")
     for _ in 1 2 3 4 5; do
         # only this attempt's lines count (the log is shared by restarts)
         logged=$(nginx_logs | wc -l)
         NGINX_PORT=$(free_port)
         write_nginx_conf
-        if ! "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" -e "$TMP/error.log" \
+        if ! "$NGINX" -p "$TMP" -c "$conf" -e "$errlog" \
                 -t >"$TMP/nginx-t.log" 2>&1; then
             cat "$TMP/nginx-t.log" >&2
-            die "nginx -t failed for $TMP/nginx.conf"
+            die "nginx -t failed for $conf"
         fi
-        taskset -c "$NGINX_CPU" "$NGINX" -p "$TMP" -c "$TMP/nginx.conf" \
-            -e "$TMP/error.log" -g 'daemon off;' \
+        taskset -c "$NGINX_CPU" "$NGINX" -p "$TMP" -c "$conf" \
+            -e "$errlog" -g 'daemon off;' \
             </dev/null >>"$TMP/nginx.out" 2>&1 &
         NGINX_PID=$!
+        I_PID[$INST]=$NGINX_PID
         for _ in $(seq 1 100); do
             if ! kill -0 "$NGINX_PID" 2>/dev/null; then
                 break
@@ -472,15 +590,17 @@ start_nginx() {
             code=$(curl -s -o /dev/null -w '%{http_code}' \
                    "http://127.0.0.1:$NGINX_PORT/plain/" 2>/dev/null) || true
             if [ "$code" = 200 ]; then
+                I_PORT[$INST]=$NGINX_PORT
                 return 0
             fi
             sleep 0.05
         done
         stop_pid "$NGINX_PID" nginx
         NGINX_PID=
+        unset "I_PID[$INST]"
         if ! nginx_logs | tail -n +$((logged + 1)) \
                 | grep 'Address already in use' >/dev/null; then
-            die "nginx did not start on port $NGINX_PORT (see above)"
+            die "nginx ($INST) did not start on port $NGINX_PORT (see above)"
         fi
         log "port $NGINX_PORT taken, retrying"
     done
@@ -502,16 +622,23 @@ find_worker() {
     die "no nginx worker process under master $NGINX_PID"
 }
 
-# A fresh nginx (master and worker), so the worker's peak RSS (VmHWM)
-# reflects what runs from now on only.
-restart_nginx() {
-    stop_pid "$NGINX_PID" nginx
-    NGINX_PID=
-    WORKER_PID=
+launch() {      # launch INST: start that nginx and make it current
+    use_inst "$1"
     start_nginx
     WORKER_PID=$(find_worker)
-    log "nginx restarted: master $NGINX_PID, worker $WORKER_PID on" \
-        "127.0.0.1:$NGINX_PORT"
+    I_WORKER[$INST]=$WORKER_PID
+    log "nginx ($INST): master $NGINX_PID, worker $WORKER_PID on" \
+        "127.0.0.1:$NGINX_PORT (cpu $NGINX_CPU)"
+}
+
+# A fresh nginx (master and worker) of the current INST, so the worker's
+# peak RSS (VmHWM) reflects what runs from now on only.
+restart_nginx() {
+    stop_pid "$NGINX_PID" nginx
+    unset "I_PID[$INST]" "I_WORKER[$INST]" "I_PORT[$INST]"
+    NGINX_PID=
+    WORKER_PID=
+    launch "$INST"
 }
 
 # "VmHWM VmRSS" of a process, in kB
@@ -773,6 +900,107 @@ sanity_inject() {       # sanity_inject 4k|200k
 }
 
 
+# the OpenResty-style peer (current nginx: lua) must send what the
+# module's /inject-4k-on/ sends: the same 3 blocks, the same headers
+sanity_lua() {
+    local hdrs got=$TMP/check-lua.html
+    hdrs=$(curl -sS -D - -o "$got" -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/lua/") \
+        || die "request to /lua/ failed"
+    if [ "$(header X-Persona-Status <<<"$hdrs")" != ok ] \
+            || [ "$(header X-Persona-Segment <<<"$hdrs")" != "$(known \
+                 segment)" ]; then
+        printf '%s\n' "$hdrs" >&2
+        die "/lua/: $KNOWN_ID got status '$(header X-Persona-Status \
+            <<<"$hdrs")', expected ok and segment $(known segment)"
+    fi
+    cmp -s "$got" "$TMP/expect/inject-4k.html" \
+        || die "/lua/ did not send what /inject-4k-on/ sends (got $got," \
+               "expected $TMP/expect/inject-4k.html)"
+    hdrs=$(curl -sS -D - -o "$got" -H 'Cookie: persona_id=u9999999' \
+           "http://127.0.0.1:$NGINX_PORT/lua/") || die "request failed"
+    [ "$(header X-Persona-Status <<<"$hdrs")" = miss ] \
+        || die "/lua/: an unknown id is not a miss"
+    grep -q 'Welcome back, friend' "$got" \
+        || die "/lua/ without a profile: no default blocks"
+    log "sanity: lua: $KNOWN_ID -> the same page as /inject-4k-on/," \
+        "unknown id -> miss with the default blocks"
+}
+
+# cache (current nginx): the known visitor twice, Redis sees one HGETALL
+sanity_cache() {
+    local h0 h1 hdrs
+    read -r h0 _ <<<"$(redis_counters)"
+    for _ in 1 2 3; do
+        hdrs=$(curl -sS -D - -o /dev/null -H "Cookie: persona_id=$KNOWN_ID" \
+               "http://127.0.0.1:$NGINX_PORT/persona/") \
+            || die "request to /persona/ (cache) failed"
+        [ "$(header X-Persona-Segment <<<"$hdrs")" = "$(known segment)" ] \
+            || die "/persona/ (cache): wrong segment for $KNOWN_ID"
+    done
+    read -r h1 _ <<<"$(redis_counters)"
+    [ $(( h1 - h0 )) -le 1 ] \
+        || die "/persona/ with persona_profile_cache: $(( h1 - h0 ))" \
+               "HGETALL for 3 requests of one visitor (expected 1)"
+    log "sanity: cache: 3 requests of $KNOWN_ID -> $(( h1 - h0 )) HGETALL"
+}
+
+sanity_base() {
+    local hdrs
+    hdrs=$(curl -sS -D - -o /dev/null -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/persona/") \
+        || die "request to /persona/ (base) failed"
+    [ "$(header X-Persona-Status <<<"$hdrs")" = ok ] \
+        || die "/persona/ with BENCH_BASE_MODULE: status not ok"
+    log "sanity: base module ($BASE_SHA): $KNOWN_ID -> ok"
+}
+
+# Fill the profile cache with every profile (ids in order, in chunks of
+# 2 s from where the last chunk stopped), so the cache location's rounds
+# measure hits. Bounded: at most 20 chunks.
+warm_cache() {
+    local done_n=0 out=$TMP/wrk-cache-fill.txt line requests kv t0
+    t0=$(date +%s)
+    use_inst cache
+    for _ in $(seq 1 20); do
+        [ "$done_n" -lt "$PROFILES" ] || break
+        run_wrk 2 /persona/ "$out" random-id.lua "$PROFILES" seq "$done_n"
+        line=$(grep '^BENCH_RESULT ' "$out")
+        for kv in ${line#BENCH_RESULT }; do
+            [ "${kv%%=*}" = requests ] && requests=${kv#*=}
+        done
+        done_n=$(( done_n + requests ))
+    done
+    log "cache: filled with $(( done_n < PROFILES ? done_n : PROFILES ))" \
+        "of $PROFILES profiles in $(( $(date +%s) - t0 ))s"
+}
+
+# mem_phase NAME: a fresh nginx for NAME's location, MEM_LOAD_SECS of
+# load with 64 connections, then with 1024: the worker's VmHWM after each
+mem_phase() {
+    local name=$1 out kv line err e0
+    use_inst "${L_INST[$name]}"
+    restart_nginx
+    e0=$(grep -c '\[error\]' "$(inst_errlog "$INST")" 2>/dev/null || true)
+    for c in 64 1024; do
+        log "$name: VmHWM under $c connections (${MEM_LOAD_SECS}s)"
+        out=$TMP/wrk-$name-mem$c.txt
+        CONNS=$c wrk_loc "$name" "$MEM_LOAD_SECS" "$out"
+        read -r "R_HWM${c}[$name]" _ <<<"$(proc_mem "$WORKER_PID")"
+        line=$(grep '^BENCH_RESULT ' "$out")
+        err=0
+        for kv in ${line#BENCH_RESULT }; do
+            case ${kv%%=*} in err_*) err=$(( err + ${kv#*=} )) ;; esac
+        done
+        [ "$err" -eq 0 ] || R_MEMERR[$name]+="c$c: $err wrk errors; "
+    done
+    e0=$(( $(grep -c '\[error\]' "$(inst_errlog "$INST")" 2>/dev/null \
+             || true) - ${e0:-0} ))
+    [ "$e0" -eq 0 ] || R_MEMERR[$name]+="$e0 [error] lines in its error log"
+    check_nginx
+}
+
+
 # ---- 4.-6. one location: warm-up, measured run, counters -------------------
 
 # run_wrk SECONDS PATH OUTFILE [SCRIPT [ARGS...]]
@@ -800,8 +1028,10 @@ check_nginx() {
     kill -0 "$NGINX_PID" 2>/dev/null || die "nginx master $NGINX_PID is gone"
     w=$(pgrep -P "$NGINX_PID" || true)
     if [ "$w" != "$WORKER_PID" ] \
-            || grep -q 'exited on signal' "$TMP/error.log" 2>/dev/null; then
-        die "nginx worker $WORKER_PID crashed or was replaced (now: ${w:-none})"
+            || grep -q 'exited on signal' "$(inst_errlog "$INST")" \
+                    2>/dev/null; then
+        die "nginx ($INST) worker $WORKER_PID crashed or was replaced" \
+            "(now: ${w:-none})"
     fi
 }
 
@@ -835,17 +1065,20 @@ counters_cpu() {
 declare -A R_REQS R_RPS R_P50 R_P99 R_CPU_US R_SCHED_US R_BUSY R_REDIS_US \
            R_HGETALL R_NGX_REQS R_NEWCONN R_CLIENTS R_ERRORS R_CORE_NGX \
            R_CORE_LOAD R_USER_US R_SYS_US R_MISSES R_SCRIPT R_HWM R_GROUP \
-           R_RSS0 R_BYTES R_SLICES R_HWM_OFF R_HWM_ON
+           R_RSS0 R_BYTES R_SLICES R_HWM_OFF R_HWM_ON R_CMDS R_READS \
+           R_REDIS_LOOKUP_US R_HWM64 R_HWM1024 R_MEMERR
 # sums over a location's slices (S_*), and its definition (L_*)
 declare -A S_REQS S_DUR S_T S_U S_K S_NS S_RT S_H S_M S_N S_C S_NB S_NT \
            S_NST S_LB S_LT S_LST S_BYTES S_P50 S_P99 S_ERR_C S_ERR_R \
-           S_ERR_W S_ERR_T S_ERR_S S_CL L_PATH L_SCRIPT L_ARGS
+           S_ERR_W S_ERR_T S_ERR_S S_CL S_A S_RD L_PATH L_SCRIPT L_ARGS \
+           L_INST
 MEASURED=()
 GROUP=0         # run_rounds calls so far: slices of one group are paired
 
 # define_loc NAME PATH [SCRIPT [WRK SCRIPT ARGS...]]
 define_loc() {
     local name=$1
+    L_INST[$name]=${DEF_INST:-main}
     L_PATH[$name]=$2
     L_SCRIPT[$name]=${3:-random-id.lua}
     shift 2
@@ -861,6 +1094,7 @@ wrk_loc() {     # wrk_loc NAME SECONDS OUTFILE
 }
 
 warmup() {      # warmup NAME
+    use_inst "${L_INST[$1]}"
     if [ "$WARMUP" -gt 0 ]; then
         wrk_loc "$1" "$WARMUP" "$TMP/wrk-$1-warmup.txt"
     fi
@@ -873,9 +1107,11 @@ slice() {       # slice NAME SECONDS
     local name=$1 out=$TMP/wrk-$1-slice.txt
     local t0 t1 s0 s1 rt0 rt1 h0 h1 c0 c1 cl n0 n1 m0 m1 line kv snap
     local u0 u1 k0 k1 nb0 nt0 ns0 lb0 lt0 ls0 nb1 nt1 ns1 lb1 lt1 ls1
+    local a0 a1 rd0 rd1
 
+    use_inst "${L_INST[$name]}"
     snap=$(counters_outside)
-    read -r n0 h0 c0 _ m0 <<<"$snap"
+    read -r n0 h0 c0 _ m0 a0 rd0 <<<"$snap"
     snap=$(counters_cpu)
     read -r t0 u0 k0 s0 rt0 nb0 nt0 ns0 lb0 lt0 ls0 <<<"$snap"
 
@@ -884,7 +1120,7 @@ slice() {       # slice NAME SECONDS
     snap=$(counters_cpu)
     read -r t1 u1 k1 s1 rt1 nb1 nt1 ns1 lb1 lt1 ls1 <<<"$snap"
     snap=$(counters_outside)
-    read -r n1 h1 c1 cl m1 <<<"$snap"
+    read -r n1 h1 c1 cl m1 a1 rd1 <<<"$snap"
 
     cat "$out" >>"$TMP/wrk-$name.txt"
     line=$(grep '^BENCH_RESULT ' "$out")
@@ -907,6 +1143,11 @@ slice() {       # slice NAME SECONDS
     S_RT[$name]=$(( ${S_RT[$name]:-0} + rt1 - rt0 ))
     S_H[$name]=$(( ${S_H[$name]:-0} + h1 - h0 ))
     S_M[$name]=$(( ${S_M[$name]:-0} + m1 - m0 ))
+    # all Redis commands: the "before" INFO call counts in the "after" one
+    S_A[$name]=$(( ${S_A[$name]:-0} + a1 - a0 - 1 ))
+    if [ "$rd0" -ge 0 ]; then
+        S_RD[$name]=$(( ${S_RD[$name]:-0} + rd1 - rd0 ))
+    fi
     # the after-status request counts itself
     S_N[$name]=$(( ${S_N[$name]:-0} + n1 - n0 - 1 ))
     # the "after" INFO call is one new connection of ours
@@ -933,6 +1174,7 @@ slice() {       # slice NAME SECONDS
 
 finalize() {    # finalize NAME: the location's results from its sums
     local name=$1 requests=${S_REQS[$1]} dur=${S_DUR[$1]}
+    use_inst "${L_INST[$name]}"
     MEASURED+=("$name")
     R_SCRIPT[$name]=${L_SCRIPT[$name]%.lua}
     R_BYTES[$name]=$(awk -v b="${S_BYTES[$name]}" -v r="$requests" \
@@ -963,6 +1205,22 @@ finalize() {    # finalize NAME: the location's results from its sums
     R_CORE_LOAD[$name]="$(pct "${S_LB[$name]}" "${S_LT[$name]}")%"
     R_CORE_LOAD[$name]+=" (steal $(pct "${S_LST[$name]}" "${S_LT[$name]}")%)"
     R_HGETALL[$name]=${S_H[$name]}
+    R_CMDS[$name]=$(awk -v a="${S_A[$name]}" -v r="$requests" \
+        'BEGIN { printf "%.3f", a / r }')
+    if [ -n "${S_RD[$name]:-}" ]; then
+        R_READS[$name]=$(awk -v a="${S_RD[$name]}" -v r="$requests" \
+            'BEGIN { printf "%.3f", a / r }')
+    else
+        R_READS[$name]=n/a
+    fi
+    # Redis CPU per HGETALL it answered (none: cache hits only)
+    if [ "${S_H[$name]}" -gt 0 ]; then
+        R_REDIS_LOOKUP_US[$name]=$(awk -v t="${S_RT[$name]}" \
+            -v hz="$CLK_TCK" -v h="${S_H[$name]}" \
+            'BEGIN { printf "%.2f", t / hz * 1e6 / h }')
+    else
+        R_REDIS_LOOKUP_US[$name]=-
+    fi
     R_MISSES[$name]=${S_M[$name]}
     R_NGX_REQS[$name]=${S_N[$name]}
     R_NEWCONN[$name]=${S_C[$name]}
@@ -1023,16 +1281,32 @@ log "loaded $PROFILES profiles in $(awk -v a="$T_LOAD" -v b="$(date +%s.%N)" \
     'BEGIN { printf "%.1f", b - a }')s"
 
 prepare_files
-start_nginx
-WORKER_PID=$(find_worker)
-log "nginx master $NGINX_PID, worker $WORKER_PID on 127.0.0.1:$NGINX_PORT" \
-    "(cpu $NGINX_CPU)"
+CACHE_STATE="not selected (BENCH_CASES)"
+want cache && probe_cache
+if want cache; then
+    log "persona_profile_cache: $CACHE_STATE"
+fi
+launch main
 sanity_check
 want rules50 && sanity_rules50
 if want rules50 || want geo; then
     sanity_visitor
 fi
 want geo && sanity_geo
+if want lua; then
+    sanity_inject 4k
+    launch lua
+    sanity_lua
+fi
+if [ "$CACHE_STATE" = present ]; then
+    launch cache
+    sanity_cache
+fi
+if [ -n "$BASE_MODULE" ]; then
+    launch base
+    sanity_base
+fi
+use_inst main
 
 # The spine and the extra cases of this nginx (bench/nginx.conf.in), all
 # in one set of interleaved rounds. persona-v, rules50-v and geo send the
@@ -1058,7 +1332,31 @@ if want geo; then
     define_loc geo /geo/ visitor.lua "${VISITOR_ARGS[@]}"
     LOCS+=(geo)
 fi
+# the peers, each in its own nginx on the same core, in the same rounds
+if want lua; then
+    define_loc job /inject-4k-on/
+    DEF_INST=lua define_loc lua /lua/
+    LOCS+=(job lua)
+fi
+if [ "$CACHE_STATE" = present ]; then
+    DEF_INST=cache define_loc cache /persona/
+    LOCS+=(cache)
+    warm_cache
+fi
+if [ -n "$BASE_MODULE" ]; then
+    DEF_INST=base define_loc base /persona/
+    LOCS+=(base)
+fi
 run_rounds "${LOCS[@]}"
+
+# Memory under 64 then 1024 concurrent connections, a fresh nginx each
+if want mem; then
+    for n in plain persona lua cache base; do
+        [ -n "${L_PATH[$n]:-}" ] || continue
+        mem_phase "$n"
+    done
+fi
+use_inst main
 
 # Injection: a fresh nginx per page size, so that the worker's VmHWM
 # reflects that size only: its RSS at start, its peak after the off
@@ -1084,8 +1382,13 @@ T_END=$(date +%s)
 
 # ---- 7. report -------------------------------------------------------------
 
-ERRLOG_WARN=$(grep -c '\[warn\]\|\[error\]\|\[crit\]\|\[alert\]\|\[emerg\]' \
-              "$TMP/error.log" 2>/dev/null || true)
+ERRLOGS=("$TMP/error.log")
+for i in lua cache base; do
+    [ ! -f "$TMP/error-$i.log" ] || ERRLOGS+=("$TMP/error-$i.log")
+done
+ERRLOG_WARN=$(cat "${ERRLOGS[@]}" 2>/dev/null \
+              | grep -c '\[warn\]\|\[error\]\|\[crit\]\|\[alert\]\|\[emerg\]' \
+              || true)
 ERRLOG_WARN=${ERRLOG_WARN:-0}
 
 ratio=$(awk -v a="${R_RPS[persona]}" -v b="${R_RPS[plain]}" \
@@ -1143,6 +1446,7 @@ declare -A BASE=(
     [rules50]=persona [persona-v]=persona [rules50-v]=persona-v
     [geo]=persona-v [inject-4k-on]=inject-4k-off [inject-4k-off]=persona
     [inject-200k-on]=inject-200k-off [inject-200k-off]=plain
+    [job]=lua [lua]=plain [cache]=persona [base]=persona
 )
 
 EXTRA_TARGETS=()        # lines of the targets block
@@ -1202,6 +1506,120 @@ if [ -n "${R_HWM_ON[4k]:-}" ] && [ -n "${R_HWM_ON[200k]:-}" ]; then
         "kB)"
 fi
 
+# ---- issue 10: the peers (lua, cache, base) and memory ---------------------
+
+has_mem() { [ -n "${R_HWM64[*]:-}" ]; }
+ratio_of() {    # ratio_of A B: A / B with 3 decimals, "-" when missing
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        if (a == "" || b == "" || a == "-" || b == "-" || b + 0 == 0)
+            print "-"
+        else printf "%.3f", a / b }'
+}
+
+declare -A WHAT=(
+    [plain]="plain nginx, 4 KiB page"
+    [persona]="persona on: 1 lookup + header"
+    [job]="module: lookup + header + 3 blocks"
+    [lua]="Lua peer: the same job"
+    [cache]="persona on, profile cache hits"
+    [base]="persona on, BENCH_BASE_MODULE"
+)
+
+if has persona && has plain; then
+    extra_target "$(ge "$(rps_ratio persona plain)" 0.80)" \
+        "issue 10: persona >= 0.80x plain" "$(rps_ratio persona plain)"
+    extra_target "$(awk -v d="$(d_us persona plain)" \
+                   'BEGIN { print (d + 0 <= 4) }')" \
+        "issue 10: <= 4 us nginx CPU added/request" \
+        "$(d_us persona plain) us (sched $(d_sched persona plain))"
+fi
+if has job && has lua; then
+    extra_target "$(ge "$(rps_ratio job lua)" 1.7)" \
+        "issue 10: module >= 1.7x the Lua peer" \
+        "$(rps_ratio job lua) (job/lua req/s; persona/lua" \
+        "$(rps_ratio persona lua))"
+fi
+if has cache; then
+    extra_target "$(ge "$(rps_ratio cache plain)" 0.95)" \
+        "issue 10: cache hits >= 0.95x plain" \
+        "$(rps_ratio cache plain) ($(awk -v h="${R_HGETALL[cache]}" \
+          -v r="${R_REQS[cache]}" 'BEGIN { printf "%.1f", 100 - 100 * h / r }')% hits)"
+fi
+if has base && [ "${R_REDIS_LOOKUP_US[base]}" != - ] \
+        && [ "${R_REDIS_LOOKUP_US[persona]}" != - ]; then
+    r=$(ratio_of "${R_REDIS_LOOKUP_US[persona]}" \
+                 "${R_REDIS_LOOKUP_US[base]}")
+    extra_target "$(awk -v r="$r" 'BEGIN { print (r + 0 <= 0.334) }')" \
+        "issue 10: Redis CPU/lookup <= 1/3 of base" \
+        "$r (${R_REDIS_LOOKUP_US[persona]} vs ${R_REDIS_LOOKUP_US[base]} us)"
+fi
+
+report_peers() {
+    local n
+    echo "peers and Redis cost (issue 10), same run, same core for every" \
+         "nginx:"
+    echo "  plain, persona, job: $TMP/nginx.conf (one nginx); lua: its own" \
+         "nginx with Debian's lua-nginx-module $(dpkg-query -W -f \
+         '${Version}' libnginx-mod-http-lua 2>/dev/null || echo '?') and" \
+         "lua-resty-redis (bench/nginx-lua.conf.in)"
+    echo "  persona_profile_cache: $CACHE_STATE"
+    if [ -n "$BASE_MODULE" ]; then
+        echo "  base: $BASE_MODULE (sha256 $BASE_SHA)"
+    fi
+    echo "  x_plain = req/s / plain's; +us = nginx worker CPU us/request -" \
+         "plain's; redis_us/req and /lookup = redis-server utime+stime per" \
+         "wrk request and per HGETALL; cmds/req = all Redis commands" \
+         "(INFO commandstats) per request; reads/req = Redis read events" \
+         "(total_reads_processed) per request; HWM64/HWM1024 = the" \
+         "worker's VmHWM (kB) after ${MEM_LOAD_SECS}s under 64, then 1024" \
+         "connections, in a fresh nginx"
+    printf '%-8s %-36s %8s %7s %7s %8s %7s %8s %8s %8s %9s %8s %9s\n' \
+        location what req/s x_plain p99_ms ngx_us +us redis/req \
+        redis/lkp cmds/req reads/req HWM64 HWM1024
+    for n in plain persona job lua cache base; do
+        [ -n "${L_PATH[$n]:-}" ] || continue
+        if has "$n"; then
+            printf '%-8s %-36s %8s %7s %7s %8s %7s %8s %8s %8s %9s' \
+                "$n" "${WHAT[$n]}" "${R_RPS[$n]}" "$(rps_ratio "$n" plain)" \
+                "${R_P99[$n]}" "${R_CPU_US[$n]}" "$(d_us "$n" plain)" \
+                "${R_REDIS_US[$n]}" "${R_REDIS_LOOKUP_US[$n]}" \
+                "${R_CMDS[$n]}" "${R_READS[$n]}"
+        else
+            printf '%-8s %-36s %8s %7s %7s %8s %7s %8s %8s %8s %9s' \
+                "$n" "${WHAT[$n]}" - - - - - - - - -
+        fi
+        printf ' %8s %9s\n' "${R_HWM64[$n]:--}" "${R_HWM1024[$n]:--}"
+    done
+    for n in plain persona lua cache base; do
+        [ -z "${R_MEMERR[$n]:-}" ] \
+            || echo "  memory phase of $n: ${R_MEMERR[$n]}"
+    done
+    echo
+    if has persona; then
+        echo "persona/plain:          $(rps_ratio persona plain)" \
+             "($(d_us persona plain) us/request nginx CPU)"
+    fi
+    if has job && has lua; then
+        echo "module/Lua peer:        $(rps_ratio job lua) (job/lua req/s;" \
+             "nginx CPU ${R_CPU_US[job]} vs ${R_CPU_US[lua]} us/request);" \
+             "lua/plain $(rps_ratio lua plain), job/plain $(rps_ratio job \
+             plain)"
+    fi
+    if has cache; then
+        echo "cache hits/plain:       $(rps_ratio cache plain);" \
+             "cache/persona $(rps_ratio cache persona);" \
+             "${R_HGETALL[cache]} HGETALL for ${R_REQS[cache]} requests"
+    fi
+    if has base; then
+        echo "persona/base:           $(rps_ratio persona base) req/s;" \
+             "Redis CPU per lookup ${R_REDIS_LOOKUP_US[persona]} vs" \
+             "${R_REDIS_LOOKUP_US[base]} us" \
+             "($(ratio_of "${R_REDIS_LOOKUP_US[persona]}" \
+             "${R_REDIS_LOOKUP_US[base]}")); reads/request" \
+             "${R_READS[persona]} vs ${R_READS[base]}"
+    fi
+}
+
 report() {
     local n
     echo "persona bench  $(date -u '+%Y-%m-%d %H:%M:%S UTC')"
@@ -1245,8 +1663,8 @@ report() {
          "connected after it (the worker's pool)"
     echo "nginx error log: $ERRLOG_WARN lines at warn or above"
     if [ "$ERRLOG_WARN" -gt 0 ]; then
-        grep '\[warn\]\|\[error\]\|\[crit\]\|\[alert\]\|\[emerg\]' \
-            "$TMP/error.log" \
+        cat "${ERRLOGS[@]}" \
+            | grep '\[warn\]\|\[error\]\|\[crit\]\|\[alert\]\|\[emerg\]' \
             | sed -E 's/^[0-9/]+ [0-9:]+ (\[[a-z]+\]) [0-9]+#[0-9]+: (\*[0-9]+ )?/\1 /' \
             | sort | uniq -c \
             | sort -rn | head -n 5 | sed 's/^/  /' || true
@@ -1261,6 +1679,10 @@ report() {
     echo "Redis commands per request:    $cmd_per_req per wrk request," \
          "$cmd_per_ngx per nginx request"
     echo
+    if has job || has lua || has cache || has base || has_mem; then
+        report_peers
+        echo
+    fi
     if [ "${#MEASURED[@]}" -gt 2 ]; then
         report_extra
         echo

@@ -13,8 +13,10 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            liburi-perl libhttp-message-perl libio-socket-ssl-perl
            libipc-run-perl"
 demo_pkgs="$build_pkgs redis-server redis-tools curl"
+# libnginx-mod-http-lua + lua-nginx-redis: the OpenResty-style peer of
+# make bench (the same job in Lua, loaded into the same /usr/sbin/nginx)
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
-            libmaxmind-db-writer-perl"
+            libmaxmind-db-writer-perl libnginx-mod-http-lua lua-nginx-redis"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm-14"
 valgrind_pkgs="$test_pkgs valgrind"
 
