@@ -11,7 +11,7 @@ CORE_SRCS  := $(sort $(wildcard src/persona_*.c))
 CORE_HDRS  := $(wildcard src/persona_*.h)
 GLUE_SRCS  := ngx_http_persona_module.c $(wildcard src/ngx_http_persona_*.c) \
               $(wildcard src/ngx_http_persona_*.h)
-CORE_LIBS  := -lhiredis -ljansson -lpcre2-8 -lmaxminddb
+CORE_LIBS  := -lhiredis -ljansson -lpcre2-8 -lmaxminddb -lcrypto
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
