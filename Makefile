@@ -35,9 +35,11 @@ $(MODULE): config $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 # Command-line tools built from the pure core (persona-check comes here).
 tools: $(BUILD)/persona-check
 
-$(BUILD)/persona-check: tools/persona-check.c $(CORE_SRCS) $(CORE_HDRS)
+CHECK_SRCS := tools/persona-check.c $(sort $(wildcard tools/check_*.c))
+
+$(BUILD)/persona-check: $(CHECK_SRCS) tools/check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -o $@ tools/persona-check.c \
+	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -Itools -o $@ $(CHECK_SRCS) \
 	    $(CORE_SRCS) $(CORE_LIBS)
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
