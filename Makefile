@@ -18,8 +18,8 @@ UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
-.PHONY: all deps module tools unit check-rules itest test demo bench fuzz \
-        fuzz-coverage valgrind clean
+.PHONY: all deps module tools unit check-rules itest tools-test test demo \
+        bench fuzz fuzz-coverage valgrind clean
 
 all: module tools
 
@@ -56,11 +56,16 @@ check-rules: $(BUILD)/persona-check
 itest: module
 	@scripts/run-tests.sh
 
+# the command-line tools against a throw-away redis-server (t/tools/*.t)
+tools-test: tools
+	@TEST_NGINX_LOAD_MODULES= scripts/run-tests.sh t/tools/*.t
+
 test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-rules
+	@$(MAKE) --no-print-directory tools-test
 	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=60 scripts/fuzz.sh 10
 	@$(MAKE) --no-print-directory itest
 

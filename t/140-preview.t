@@ -34,6 +34,14 @@ our $Ahead = signed("vip", $Now + 8 * 86400);
 our $OtherKey = signed("vip", $Now + 3600, "another-token-0123456789");
 (our $Upper = signed("vip", $Now + 3600)) =~ s/sig=(\w+)/sig=\U$1/;
 
+# a link as persona-check prints it (make tools)
+our $Cmd = "build/persona-check --preview-link '/t?id=v1'"
+           . " 'everyone,hero-copy=urgency' --token $Token --ttl 10m";
+our $Link = qx{$Cmd};
+$? == 0 && $Link =~ m{^/t\?id=v1&persona_preview=}
+    or die "build/persona-check --preview-link failed (make tools): $Link\n";
+chomp $Link;
+
 our $Rules = <<'JSON';
 {
   "segments": [ { "name": "vip", "when": { "profile.tier": "gold" } } ],
@@ -292,7 +300,20 @@ persona: preview ignored: unknown segment "x??y"
 
 
 
-=== TEST 14: a valid signed link, without the header
+=== TEST 14: a link printed by persona-check --preview-link
+--- request eval
+"GET $::Link"
+--- response_body
+preview|everyone|hero-copy=urgency
+--- response_headers
+Cache-Control: no-store
+--- no_error_log
+[error]
+preview ignored
+
+
+
+=== TEST 15: a valid signed link, without the header
 --- request eval
 "GET /t?id=v1&$::Good"
 --- response_body
@@ -307,7 +328,7 @@ preview ignored
 
 
 
-=== TEST 15: the signature in capitals is accepted
+=== TEST 16: the signature in capitals is accepted
 --- request eval
 "GET /t?id=v1&$::Upper"
 --- response_body
@@ -318,7 +339,7 @@ preview ignored
 
 
 
-=== TEST 16: an expired link: ignored
+=== TEST 17: an expired link: ignored
 --- request eval
 "GET /t?id=v1&$::Expired"
 --- response_body
@@ -330,7 +351,7 @@ persona: preview ignored: link expired
 
 
 
-=== TEST 17: a link valid for more than 7 days: ignored
+=== TEST 18: a link valid for more than 7 days: ignored
 --- request eval
 "GET /t?id=v1&$::Ahead"
 --- response_body
@@ -342,7 +363,7 @@ persona: preview ignored: link expires more than 7 days ahead
 
 
 
-=== TEST 18: signed with another key: ignored
+=== TEST 19: signed with another key: ignored
 --- request eval
 "GET /t?id=v1&$::OtherKey"
 --- response_body
@@ -354,7 +375,7 @@ persona: preview ignored: wrong signature
 
 
 
-=== TEST 19: a signature for another value: ignored
+=== TEST 20: a signature for another value: ignored
 --- request eval
 my $l = $::Good;
 $l =~ s/persona_preview=[^&]*/persona_preview=vip/;
@@ -368,7 +389,7 @@ persona: preview ignored: wrong signature
 
 
 
-=== TEST 20: a malformed expiry: ignored
+=== TEST 21: a malformed expiry: ignored
 --- request
 GET /t?id=v1&persona_preview=vip&persona_preview_exp=1e9&persona_preview_sig=00
 --- response_body
@@ -380,7 +401,7 @@ persona: preview ignored: bad persona_preview_exp
 
 
 
-=== TEST 21: a malformed signature: ignored
+=== TEST 22: a malformed signature: ignored
 --- request eval
 "GET /t?id=v1&persona_preview=vip&persona_preview_exp=" . ($::Now + 60)
 . "&persona_preview_sig=" . ("zz" x 32)
@@ -393,7 +414,7 @@ persona: preview ignored: bad persona_preview_sig
 
 
 
-=== TEST 22: the profile is still looked up: templates render it
+=== TEST 23: the profile is still looked up: templates render it
 --- request
 GET /page.html?id=alice&persona_preview=everyone,hero-copy=urgency
 --- more_headers
@@ -413,7 +434,7 @@ Last-Modified:
 
 
 
-=== TEST 23: a previewed page is never answered 304
+=== TEST 24: a previewed page is never answered 304
 --- request
 GET /page.html?id=alice&persona_preview=vip
 --- more_headers
@@ -429,7 +450,7 @@ If-Modified-Since: Thu, 01 Jan 2099 00:00:00 GMT
 
 
 
-=== TEST 24: each location's own token
+=== TEST 25: each location's own token
 --- request
 GET /plain?id=v1&persona_preview=vip
 --- more_headers
@@ -443,7 +464,7 @@ persona: preview ignored: wrong X-Persona-Token
 
 
 
-=== TEST 25: no persona_preview_token: the argument is ignored
+=== TEST 26: no persona_preview_token: the argument is ignored
 --- config
     persona_rules ../html/rules.json;
     location = /t {
@@ -464,7 +485,7 @@ persona: preview ignored: no persona_preview_token here
 
 
 
-=== TEST 26: Redis down: the preview still applies, the page is served
+=== TEST 27: Redis down: the preview still applies, the page is served
 --- http_config
     persona_redis 127.0.0.1:1 timeout=500ms;
 --- request
