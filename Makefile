@@ -44,7 +44,12 @@ $(BUILD)/persona-check: $(CHECK_SRCS) tools/check.h $(CORE_SRCS) $(CORE_HDRS)
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -lcmocka
+	$(CC) $(UNIT_CFLAGS) -Itools -o $@ $< $(CORE_SRCS) $(UNIT_EXTRA_$*) \
+	    $(CORE_LIBS) -lcmocka -lm
+
+# unit tests of the command-line tools' own cores
+UNIT_EXTRA_test_report := tools/report_stats.c
+$(BUILD)/unit/test_report: tools/report_stats.c tools/report_stats.h
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
