@@ -32,8 +32,9 @@ $(MODULE): config $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	@scripts/deps.sh build
 	@scripts/build-module.sh
 
-# Command-line tools built from the pure core (persona-check comes here).
-tools: $(BUILD)/persona-check
+# Command-line tools built from the pure core: persona-check, and
+# persona-report (the core for --rules, hiredis with blocking I/O).
+tools: $(BUILD)/persona-check $(BUILD)/persona-report
 
 CHECK_SRCS := tools/persona-check.c $(sort $(wildcard tools/check_*.c))
 
@@ -41,6 +42,14 @@ $(BUILD)/persona-check: $(CHECK_SRCS) tools/check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -Itools -o $@ $(CHECK_SRCS) \
 	    $(CORE_SRCS) $(CORE_LIBS)
+
+REPORT_SRCS := tools/persona-report.c tools/report_stats.c
+
+$(BUILD)/persona-report: $(REPORT_SRCS) tools/report_stats.h $(CORE_SRCS) \
+                         $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -Itools -o $@ $(REPORT_SRCS) \
+	    $(CORE_SRCS) $(CORE_LIBS) -lm
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(dir $@)
