@@ -110,6 +110,7 @@ main(int argc, char **argv)
     persona_error_t        err;
     persona_rules_t       *rules;
     struct timeval         tv;
+    const persona_experiment_t  *x;
     report_experiments_t   r;
     report_attribution_t   a;
 
@@ -274,13 +275,13 @@ main(int argc, char **argv)
         /* the rules' first variant is the control */
 
         for (k = 0; rules && k < rules->nexperiments; k++) {
+            x = &rules->experiments[k];
+
             for (j = 0; j < r.nexperiments; j++) {
-                if (strcmp(r.experiments[j].name,
-                           rules->experiments[k].name.data) == 0)
-                {
+                if (strcmp(r.experiments[j].name, x->name.data) == 0) {
                     r.experiments[j].control = REPORT_NONE;
                     (void) report_set_control(&r.experiments[j],
-                                      rules->experiments[k].variants[0].name.data);
+                                              x->variants[0].name.data);
                 }
             }
         }
