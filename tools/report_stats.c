@@ -27,6 +27,8 @@ typedef struct {
 } report_visitor_t;
 
 
+static void report_qsort(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *));
 static int report_event_cmp(const void *a, const void *b);
 static char *report_strndup(const char *s, size_t len);
 static int report_str_cmp(const void *a, const void *b);
@@ -46,6 +48,17 @@ static int report_experiment_cmp(const void *a, const void *b);
 static int report_credit(report_attribution_t *a, const char *key,
     double credit);
 static int report_credit_cmp(const void *a, const void *b);
+
+
+/* qsort() without its undefined behaviour for an empty (NULL) array */
+static void
+report_qsort(void *base, size_t n, size_t size,
+    int (*cmp)(const void *, const void *))
+{
+    if (n > 1) {
+        qsort(base, n, size, cmp);
+    }
+}
 
 
 static int
@@ -110,7 +123,7 @@ report_goals(report_event_t *ev, size_t n, report_experiments_t *out)
         }
     }
 
-    qsort(goals, k, sizeof(char *), report_str_cmp);
+    report_qsort(goals, k, sizeof(char *), report_str_cmp);
 
     out->goals = goals;
     out->ngoals = 0;
@@ -349,7 +362,7 @@ report_experiments(report_event_t *ev, size_t n, report_experiments_t *out)
         return -1;
     }
 
-    qsort(ev, n, sizeof(report_event_t), report_event_cmp);
+    report_qsort(ev, n, sizeof(report_event_t), report_event_cmp);
 
     for (a = 0; a < n; a = b) {
         for (b = a + 1; b < n && strcmp(ev[a].id, ev[b].id) == 0; b++) {
@@ -443,12 +456,12 @@ report_sort(report_experiments_t *r)
 {
     size_t  i;
 
-    qsort(r->experiments, r->nexperiments, sizeof(report_experiment_t),
-          report_experiment_cmp);
+    report_qsort(r->experiments, r->nexperiments,
+                 sizeof(report_experiment_t), report_experiment_cmp);
 
     for (i = 0; i < r->nexperiments; i++) {
-        qsort(r->experiments[i].arms, r->experiments[i].narms,
-              sizeof(report_arm_t), report_arm_cmp);
+        report_qsort(r->experiments[i].arms, r->experiments[i].narms,
+                     sizeof(report_arm_t), report_arm_cmp);
     }
 }
 
@@ -632,7 +645,7 @@ report_attribute(report_event_t *ev, size_t n, const char *goal,
         return -1;
     }
 
-    qsort(ev, n, sizeof(report_event_t), report_event_cmp);
+    report_qsort(ev, n, sizeof(report_event_t), report_event_cmp);
 
     for (a = 0; a < n; a = b) {
         for (b = a + 1; b < n && strcmp(ev[a].id, ev[b].id) == 0; b++) {
@@ -746,8 +759,8 @@ report_attribute(report_event_t *ev, size_t n, const char *goal,
 
     free(t);
 
-    qsort(out->credits, out->ncredits, sizeof(report_credit_t),
-          report_credit_cmp);
+    report_qsort(out->credits, out->ncredits, sizeof(report_credit_t),
+                 report_credit_cmp);
 
     return 0;
 

@@ -366,6 +366,27 @@ test_decay_underflow(void **state)
 }
 
 
+/* no events at all */
+static void
+test_empty(void **state)
+{
+    report_experiments_t  r;
+    report_attribution_t  a;
+
+    assert_int_equal(report_experiments(NULL, 0, &r), 0);
+    assert_int_equal(r.visitors, 0);
+    assert_int_equal(r.nexperiments, 0);
+    report_experiments_free(&r);
+
+    assert_int_equal(report_attribute(NULL, 0, "purchase", REPORT_LINEAR,
+                                      1, REPORT_BY_SOURCE, &a),
+                     0);
+    assert_int_equal(a.conversions, 0);
+    assert_int_equal(a.ncredits, 0);
+    report_attribution_free(&a);
+}
+
+
 int
 main(void)
 {
@@ -374,6 +395,7 @@ main(void)
         cmocka_unit_test(test_ztest),
         cmocka_unit_test(test_attribution),
         cmocka_unit_test(test_decay_underflow),
+        cmocka_unit_test(test_empty),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
