@@ -712,22 +712,75 @@ report_free(report_t *rp)
 }
 
 
+/* the length of the valid UTF-8 sequence at p, or 0 */
+static size_t
+report_utf8(const unsigned char *p)
+{
+    size_t    n, i;
+    uint32_t  c;
+
+    if (*p < 0x80) {
+        return 1;
+    }
+
+    if (*p >= 0xc2 && *p <= 0xdf) {
+        n = 2;
+        c = *p & 0x1f;
+
+    } else if (*p >= 0xe0 && *p <= 0xef) {
+        n = 3;
+        c = *p & 0x0f;
+
+    } else if (*p >= 0xf0 && *p <= 0xf4) {
+        n = 4;
+        c = *p & 0x07;
+
+    } else {
+        return 0;
+    }
+
+    for (i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80) {
+            return 0;
+        }
+
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+
+    if ((n == 3 && (c < 0x800 || (c >= 0xd800 && c <= 0xdfff)))
+        || (n == 4 && (c < 0x10000 || c > 0x10ffff)))
+    {
+        return 0;
+    }
+
+    return n;
+}
+
+
+/* a JSON string; invalid UTF-8 becomes U+FFFD */
 static void
 report_json_str(const char *s)
 {
+    size_t                n;
     const unsigned char  *p;
 
     putchar('"');
 
-    for (p = (const unsigned char *) s; *p; p++) {
-        if (*p == '"' || *p == '\\') {
+    for (p = (const unsigned char *) s; *p; p += n) {
+        n = report_utf8(p);
+
+        if (n == 0) {
+            printf("\\ufffd");
+            n = 1;
+
+        } else if (*p == '"' || *p == '\\') {
             printf("\\%c", *p);
 
         } else if (*p < 0x20 || *p == 0x7f) {
             printf("\\u%04x", *p);
 
         } else {
-            putchar(*p);
+            fwrite(p, 1, n, stdout);
         }
     }
 

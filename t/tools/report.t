@@ -243,6 +243,18 @@ near credits('--model', 'first', '--by', 'campaign'),
 like $out, qr/^  google\s+2\.00\s+40\.0%$/m, 'text: google 2 of 5';
 like $out, qr/^5 conversions, 1 without a touch \(direct\)$/m, 'text: totals';
 
+# odd bytes in a source: the JSON stays valid (invalid UTF-8 -> U+FFFD)
+load_stream('persona:test:odd',
+    { type => 'exposure', ts => $T0, id => 'O', utm_source => "a\"b\\\x01\xff\xc3\xa9" },
+    { type => 'conversion', ts => $T0 + 1, id => 'O', goal => 'purchase' });
+($rc, $out) = run($report, '--redis', $redis, '--stream', 'persona:test:odd',
+                  'attribution', '--goal', 'purchase', '--model', 'last',
+                  '--json');
+$j = eval { decode_json($out) };
+ok $j, 'odd bytes: valid JSON' or diag $out;
+is $j && $j->{credits}[0]{source}, "a\"b\\\x01\x{fffd}\x{e9}",
+    'odd bytes: escaped, invalid UTF-8 replaced';
+
 ($rc, $out) = run($report, 'attribution', '--goal', 'purchase');
 is $rc, 2, 'attribution without --model: usage error';
 ($rc, $out) = run($report, 'attribution', '--goal', 'purchase', '--model',
