@@ -11,15 +11,15 @@ CORE_SRCS  := $(sort $(wildcard src/persona_*.c))
 CORE_HDRS  := $(wildcard src/persona_*.h)
 GLUE_SRCS  := ngx_http_persona_module.c $(wildcard src/ngx_http_persona_*.c) \
               $(wildcard src/ngx_http_persona_*.h)
-CORE_LIBS  := -lhiredis -ljansson -lpcre2-8 -lmaxminddb
+CORE_LIBS  := -lhiredis -ljansson -lpcre2-8 -lmaxminddb -lcrypto
 WARN       := -Wall -Wextra -Wno-unused-parameter -Werror
 SAN        := -fsanitize=address,undefined -fno-omit-frame-pointer
 UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
-.PHONY: all deps module tools unit check-rules itest test demo bench fuzz \
-        fuzz-coverage valgrind chaos clean
+.PHONY: all deps module tools unit check-rules itest tools-test test demo \
+        bench fuzz fuzz-coverage valgrind chaos clean
 
 all: module tools
 
@@ -32,17 +32,33 @@ $(MODULE): config $(CORE_SRCS) $(CORE_HDRS) $(GLUE_SRCS)
 	@scripts/deps.sh build
 	@scripts/build-module.sh
 
-# Command-line tools built from the pure core (persona-check comes here).
-tools: $(BUILD)/persona-check
+# Command-line tools built from the pure core: persona-check, and
+# persona-report (the core for --rules, hiredis with blocking I/O).
+tools: $(BUILD)/persona-check $(BUILD)/persona-report
 
-$(BUILD)/persona-check: tools/persona-check.c $(CORE_SRCS) $(CORE_HDRS)
+CHECK_SRCS := tools/persona-check.c $(sort $(wildcard tools/check_*.c))
+
+$(BUILD)/persona-check: $(CHECK_SRCS) tools/check.h $(CORE_SRCS) $(CORE_HDRS)
 	@mkdir -p $(dir $@)
-	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -o $@ tools/persona-check.c \
+	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -Itools -o $@ $(CHECK_SRCS) \
 	    $(CORE_SRCS) $(CORE_LIBS)
+
+REPORT_SRCS := tools/persona-report.c tools/report_stats.c
+
+$(BUILD)/persona-report: $(REPORT_SRCS) tools/report_stats.h $(CORE_SRCS) \
+                         $(CORE_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -std=gnu99 $(WARN) -Isrc -Itools -o $@ $(REPORT_SRCS) \
+	    $(CORE_SRCS) $(CORE_LIBS) -lm
 
 $(BUILD)/unit/%: t/unit/%.c $(CORE_SRCS) $(CORE_HDRS) $(wildcard t/unit/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(UNIT_CFLAGS) -o $@ $< $(CORE_SRCS) $(CORE_LIBS) -lcmocka
+	$(CC) $(UNIT_CFLAGS) -Itools -o $@ $< $(CORE_SRCS) $(UNIT_EXTRA_$*) \
+	    $(CORE_LIBS) -lcmocka -lm
+
+# unit tests of the command-line tools' own cores
+UNIT_EXTRA_test_report := tools/report_stats.c
+$(BUILD)/unit/test_report: tools/report_stats.c tools/report_stats.h
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
@@ -54,11 +70,16 @@ check-rules: $(BUILD)/persona-check
 itest: module
 	@scripts/run-tests.sh
 
+# the command-line tools against a throw-away redis-server (t/tools/*.t)
+tools-test: tools
+	@TEST_NGINX_LOAD_MODULES= scripts/run-tests.sh t/tools/*.t
+
 test:
 	@scripts/deps.sh test
 	@$(MAKE) --no-print-directory all
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory check-rules
+	@$(MAKE) --no-print-directory tools-test
 	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=60 scripts/fuzz.sh 10
 	@$(MAKE) --no-print-directory itest
 

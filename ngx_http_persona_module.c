@@ -139,6 +139,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       offsetof(ngx_http_persona_loc_conf_t, cache_control),
       &ngx_http_persona_cache_controls },
 
+    { ngx_string("persona_preview_token"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_persona_loc_conf_t, preview_token),
+      &ngx_http_persona_preview_token_post },
+
       ngx_null_command
 };
 
@@ -281,6 +288,7 @@ ngx_http_persona_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 
     ngx_conf_merge_ptr_value(conf->id_cookie, prev->id_cookie, NULL);
     ngx_conf_merge_value(conf->respect_gpc, prev->respect_gpc, 1);
+    ngx_conf_merge_str_value(conf->preview_token, prev->preview_token, "");
 
     if (conf->ids == NULL && conf->id_cookie) {
         /* the cookie persona_id_cookie NAME names */

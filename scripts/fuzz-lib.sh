@@ -12,7 +12,7 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 shopt -s nullglob
 core=("$root"/src/persona_*.c)
 # shellcheck disable=SC2034  # used by the scripts that source this
-libs=(-lhiredis -ljansson -lpcre2-8 -lmaxminddb)
+libs=(-lhiredis -ljansson -lpcre2-8 -lmaxminddb -lcrypto)
 cc=${FUZZ_CC:-clang}
 targets=()
 

@@ -112,8 +112,9 @@ ngx_http_persona_cache_header_filter(ngx_http_request_t *r)
 
     lcf = ngx_http_get_module_loc_conf(r, ngx_http_persona_module);
 
-    if (lcf->cache_control == NGX_HTTP_PERSONA_CACHE_PRIVATE
-        && ngx_http_persona_personalized(r, ctx, lcf))
+    if (ctx->preview
+        || (lcf->cache_control == NGX_HTTP_PERSONA_CACHE_PRIVATE
+            && ngx_http_persona_personalized(r, ctx, lcf)))
     {
         ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "persona: personalized response, "

@@ -104,6 +104,10 @@ ngx_http_persona_header_filter(ngx_http_request_t *r)
         }
     }
 
+    if (ctx->preview && ngx_http_persona_preview_headers(r) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!inject) {
         return ngx_http_next_header_filter(r);
     }

@@ -123,6 +123,10 @@ ngx_http_persona_rewrite_handler(ngx_http_request_t *r)
     ctx->profile_format = lcf->profile_format;
     ctx->ruleset = lcf->rules;
 
+    if (ngx_http_persona_preview_check(r, lcf, ctx) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     return ngx_http_persona_start(r, lcf, ctx);
 }
 

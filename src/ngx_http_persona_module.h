@@ -157,6 +157,8 @@ typedef struct {
     ngx_uint_t                  cache_control;
     ngx_hash_t                  types;
     ngx_array_t                *types_keys;
+
+    ngx_str_t                   preview_token;    /* empty: no preview */
 } ngx_http_persona_loc_conf_t;
 
 
@@ -198,6 +200,11 @@ typedef struct {
     /* the main request's injection, or NULL (ngx_http_persona_body.c) */
     ngx_http_persona_filter_t      *filter;
 
+    /* preview (ngx_http_persona_preview.c): the persona_preview value a
+     * valid token or link allowed, and the variants it forces */
+    ngx_str_t                       preview_value;
+    const persona_variant_t       **forced;
+
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        applied:1;
@@ -206,6 +213,8 @@ typedef struct {
     unsigned                        device_done:1;
     unsigned                        lang_done:1;
     unsigned                        time_done:1;
+    /* a preview is in force: no tracking, no cap read or counting */
+    unsigned                        preview:1;
 } ngx_http_persona_ctx_t;
 
 
@@ -272,6 +281,16 @@ void ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
 ngx_int_t ngx_http_persona_rules_apply(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 void ngx_http_persona_rules_release(ngx_http_persona_ctx_t *ctx);
+
+/* ngx_http_persona_preview.c */
+extern ngx_conf_post_t  ngx_http_persona_preview_token_post;
+ngx_int_t ngx_http_persona_preview_check(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx);
+void ngx_http_persona_preview_apply(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
+size_t ngx_http_persona_preview_variants(ngx_http_persona_ctx_t *ctx,
+    const persona_variant_t **v);
+ngx_int_t ngx_http_persona_preview_headers(ngx_http_request_t *r);
 
 /* ngx_http_persona_variables.c */
 ngx_int_t ngx_http_persona_add_variables(ngx_conf_t *cf);

@@ -467,6 +467,11 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
     ctx->segment.len = res.segment.len;
     ctx->experience = res.experience;
 
+    if (ctx->preview_value.len) {
+        /* forced segment and experience; variants below */
+        ngx_http_persona_preview_apply(r, ctx);
+    }
+
     if (ref->rules->nexperiments) {
         ngx_http_persona_experiments(r, ctx);
     }
@@ -528,6 +533,11 @@ ngx_http_persona_experiments(ngx_http_request_t *r,
     n = persona_experiments_assign(rules, (char *) ctx->segment.data,
                                    ctx->segment.len, (char *) ctx->id.data,
                                    ctx->id.len, v);
+
+    if (ctx->forced) {
+        n = ngx_http_persona_preview_variants(ctx, v);
+    }
+
     if (n == 0) {
         return;
     }

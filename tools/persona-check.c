@@ -6,6 +6,7 @@
  * Usage:
  *   persona-check RULES [--explain ATTRS.json] [--test CASES.json ...]
  *                 [--id ID]
+ *   persona-check [RULES] --preview-link URL VALUE --token T [--ttl 1d]
  *
  *   RULES               a rules file, or a folder of *.json rules files
  *                       (loaded in name order, like persona_rules)
@@ -15,9 +16,18 @@
  *                       applies and its rendered headers and blocks
  *   --test CASES        run expectation cases; may be repeated
  *   --id ID             visitor id for experiments in --explain (bucketing
- *                       needs an id; test cases carry their own "id")
+ *                       needs an id; test cases carry their own "id");
+ *                       alone: the variant of that id in every experiment
+ *                       (buckets, holdout, segments; tools/check_id.c)
+ *   --preview-link URL VALUE
+ *                       print URL with a signed preview link for VALUE
+ *                       (SEGMENT[,EXPERIMENT=VARIANT...]), keyed by
+ *                       --token T (or $PERSONA_PREVIEW_TOKEN), valid for
+ *                       --ttl (default 1d, at most 7d; s, m, h, d); with
+ *                       RULES the names in VALUE are checked first
+ *                       (tools/check_preview.c)
  *
- * Without --explain or --test the rules are only checked.
+ * Without --explain, --test or --id the rules are only checked.
  *
  * Output: errors go to stderr as "file:line:column: what was expected",
  * the form editors and CI logs link to; warnings as "warning: ...".
@@ -80,6 +90,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "persona_attr.h"
 #include "persona_bucket.h"
@@ -87,6 +98,8 @@
 #include "persona_json.h"
 #include "persona_rules.h"
 #include "persona_template.h"
+
+#include "check.h"
 
 
 #define CHECK_OK        0
@@ -192,12 +205,18 @@ main(int argc, char **argv)
     int               i, rc, status;
     size_t            k, ntests;
     check_t           ck;
+    int64_t           ttl;
     const char       *rules_path, *explain, *tests[64];
+    const char       *link_url, *link_value, *token;
     persona_error_t   err;
 
     rules_path = NULL;
     explain = NULL;
     ntests = 0;
+    link_url = NULL;
+    link_value = NULL;
+    token = getenv("PERSONA_PREVIEW_TOKEN");
+    ttl = 86400;
 
     memset(&ck, 0, sizeof(check_t));
     ck.alloc.alloc = check_alloc;
@@ -215,6 +234,24 @@ main(int argc, char **argv)
         } else if (strcmp(argv[i], "--id") == 0 && i + 1 < argc) {
             ck.id = argv[++i];
 
+        } else if (strcmp(argv[i], "--preview-link") == 0 && i + 2 < argc
+                   && link_url == NULL)
+        {
+            link_url = argv[++i];
+            link_value = argv[++i];
+
+        } else if (strcmp(argv[i], "--token") == 0 && i + 1 < argc) {
+            token = argv[++i];
+
+        } else if (strcmp(argv[i], "--ttl") == 0 && i + 1 < argc) {
+            ttl = check_duration(argv[++i]);
+
+            if (ttl < 0) {
+                fprintf(stderr, "persona-check: --ttl \"%s\": expected a "
+                        "duration such as 3600, 90m, 12h or 1d\n", argv[i]);
+                return CHECK_USAGE;
+            }
+
         } else if (strcmp(argv[i], "--help") == 0
                    || strcmp(argv[i], "-h") == 0)
         {
@@ -228,6 +265,18 @@ main(int argc, char **argv)
             usage();
             return CHECK_USAGE;
         }
+    }
+
+    if (link_url && token == NULL) {
+        fprintf(stderr, "persona-check: --preview-link needs --token T "
+                "(or PERSONA_PREVIEW_TOKEN in the environment)\n");
+        return CHECK_USAGE;
+    }
+
+    if (link_url && rules_path == NULL) {
+        return check_preview_link(NULL, link_url, link_value, token,
+                                  (int64_t) time(NULL), ttl)
+               ? CHECK_USAGE : CHECK_OK;
     }
 
     if (rules_path == NULL) {
@@ -252,6 +301,15 @@ main(int argc, char **argv)
         fprintf(stderr, "warning: %s\n", ck.rules->warnings[k]);
     }
 
+    if (link_url) {
+        rc = check_preview_link(ck.rules, link_url, link_value, token,
+                                (int64_t) time(NULL), ttl);
+        persona_rules_free(ck.rules);
+        check_free_all(&ck);
+
+        return rc ? CHECK_USAGE : CHECK_OK;
+    }
+
     if (explain == NULL && ntests == 0) {
         printf("%s: ok: %zu segment%s, %zu experience%s, %zu experiment%s"
                " (%zu file%s)\n", rules_path,
@@ -264,6 +322,10 @@ main(int argc, char **argv)
     }
 
     status = CHECK_OK;
+
+    if (ck.id && explain == NULL && ntests == 0) {
+        check_ids(ck.rules, ck.id);
+    }
 
     if (explain) {
         status = check_explain(&ck, explain);
@@ -290,6 +352,8 @@ usage(void)
     fprintf(stderr,
             "usage: persona-check RULES [--explain ATTRS.json] "
             "[--test CASES.json ...] [--id ID]\n"
+            "       persona-check [RULES] --preview-link URL VALUE "
+            "--token T [--ttl 1d]\n"
             "  checks a rules file or folder; exit 0 valid, 1 invalid,\n"
             "  2 usage or bad ATTRS/CASES file, 3 a test case failed\n");
 }
