@@ -97,10 +97,12 @@ static void ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn);
 ngx_int_t
 ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
 {
+    ngx_uint_t                      fresh;
     ngx_connection_t               *c;
     ngx_http_persona_redis_conn_t  *conn;
 
     conn = ngx_http_persona_redis_pick(op->conf);
+    fresh = 0;
 
     if (conn == NULL) {
         conn = ngx_http_persona_redis_connect(op);
@@ -108,7 +110,24 @@ ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
             return NGX_ERROR;
         }
 
-    } else {
+        fresh = 1;
+    }
+
+    if (ngx_http_persona_redis_append(conn, op->cmd, op->cmd_len) != NGX_OK)
+    {
+        op->status = NGX_HTTP_PERSONA_ERROR;
+        op->local = 1;
+        ngx_http_persona_redis_reason(op, 0, "out of memory");
+
+        if (fresh) {
+            /* no one else knows it yet */
+            ngx_http_persona_redis_close(conn);
+        }
+
+        return NGX_ERROR;
+    }
+
+    if (!fresh) {
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                        "persona redis: reusing a pooled connection "
                        "(%ui ops queued)", conn->nops);
@@ -120,19 +139,6 @@ ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
             conn->reused = 1;
             conn->received = 0;
         }
-    }
-
-    if (ngx_http_persona_redis_append(conn, op->cmd, op->cmd_len) != NGX_OK)
-    {
-        op->status = NGX_HTTP_PERSONA_ERROR;
-        op->local = 1;
-        ngx_http_persona_redis_reason(op, 0, "out of memory");
-
-        if (conn->nops == 0) {
-            ngx_http_persona_redis_close(conn);
-        }
-
-        return NGX_ERROR;
     }
 
     ngx_queue_insert_tail(&conn->ops, &op->queue);
@@ -920,6 +926,15 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_conn_t *conn,
     conn->nops = 0;
     conn->nlive = 0;
 
+    /* a caller told below may drop another of these ops */
+    for (q = ngx_queue_head(&ops);
+         q != ngx_queue_sentinel(&ops);
+         q = ngx_queue_next(q))
+    {
+        op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
+        op->conn = NULL;
+    }
+
     ngx_http_persona_redis_close(conn);
 
     while (!ngx_queue_empty(&ops)) {
@@ -927,7 +942,6 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_conn_t *conn,
         ngx_queue_remove(q);
 
         op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
-        op->conn = NULL;
 
         if (op->finish == NULL) {
             ngx_http_persona_redis_op_free(op);

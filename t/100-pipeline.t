@@ -64,7 +64,7 @@ sub profile_for {
 }
 
 # A mock Redis on a free loopback port ($ENV{$name}): every connection
-# is served by $serve->($socket) in a process of its own.  Returns the
+# is served by $serve->($socket, $nth) in a process of its own.  Returns the
 # file that holds the number of connections accepted.
 sub mock_redis {
     my ($name, $serve) = @_;
@@ -86,7 +86,7 @@ sub mock_redis {
             my $child = fork;
             if (defined $child && $child == 0) {
                 close $listener;
-                $serve->($c);
+                $serve->($c, $n);
                 POSIX::_exit(0);
             }
             close $c;
@@ -145,12 +145,31 @@ my $half = mock_redis('TEST_NGINX_HALF_PORT', sub {
     close $c;
 });
 
+# the first connection: waits for 3 commands, answers the first with an
+# array far over our element budget (nginx must close it); the next
+# connections answer every command
+my $refuse = mock_redis('TEST_NGINX_REFUSE_PORT', sub {
+    my ($c, $nth) = @_;
+    my $buf = '';
+    if ($nth == 1) {
+        read_commands($c, \$buf, 3, 2);
+        syswrite($c, "*1500000000\r\n");
+        read_commands($c, \$buf, 1000, 3);
+        return;
+    }
+    while (my @cmds = read_commands($c, \$buf, 1, 30)) {
+        syswrite($c, join '', map { profile_for($_) } @cmds) or return;
+    }
+});
+
 no_long_string();
 no_shuffle();
 run_tests();
 
 is(accepted($split), 1, "the split replies came on one connection");
 is(accepted($stall), 1, "the connection survived the timed-out lookup");
+is(accepted($refuse), 2, "a reply over our limits: the others retried on "
+                         . "a new connection");
 
 __DATA__
 
@@ -237,5 +256,38 @@ qr/\A(?=(?:.*?ok\|p\d ){2})(?=(?:.*?error\|default ){2})(?:ok\|p1|error\|default
 persona: redis closed the connection
 --- timeout: 5
 --- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 4: a reply over our limits in the middle of a queue: that lookup is invalid, the ones behind it retry on a new connection
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REFUSE_PORT timeout=3s max_fails=1;
+--- config
+    location = /t {
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/fan?1" --><!--# include virtual="/fan?2" --><!--# include virtual="/fan?3" -->';
+    }
+    location = /fan {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/p;
+        proxy_set_header Cookie "persona_id=p$args";
+    }
+    location = /p {
+        persona on;
+        return 200 "$persona_status|$persona_segment ";
+    }
+--- request
+GET /t
+--- response_body_like eval
+qr/\A(?=(?:.*?ok\|p\d ){2})(?:ok\|p1|invalid\|default) (?:ok\|p2|invalid\|default) (?:ok\|p3|invalid\|default) \z/
+--- error_log
+persona: redis reply of more than 2112 elements (an array of 1500000000 after 0)
+persona redis: connection failed, retrying a lookup
+--- timeout: 5
+--- no_error_log
+breaker opened
+[error]
 [alert]
 [crit]
