@@ -57,15 +57,21 @@ ok($hgetall >= $N, "Redis ran the $N lookups (got $hgetall HGETALL)");
 
 # the INFO call after the block and the busy script: one read each
 my $reads = $after->{reads} - $before->{reads} - 2;
-ok($reads < $hgetall / 10,
-   "pipelined: $hgetall commands came in $reads reads");
+SKIP: {
+    # nginx under valgrind is too slow to have its lookups pile up while
+    # Redis is busy: the ratio is timing, not correctness
+    skip "timing: nginx runs under valgrind", 1
+        if $ENV{TEST_NGINX_USE_VALGRIND};
+    ok($reads < $hgetall / 10,
+       "pipelined: $hgetall commands came in $reads reads");
+}
 diag("$N lookups: $conns connections, $hgetall commands, $reads reads");
 
 __DATA__
 
 === TEST 1: 500 concurrent lookups, pool=2: all answered, at most 2 connections
 --- init
-system(q{redis-cli -p $TEST_NGINX_REDIS_PORT EVAL "local s = redis.call('TIME') local n = 0 while n < 100000000 do local t = redis.call('TIME') n = n + 1 if (t[1] - s[1]) * 1000000 + (t[2] - s[2]) > 400000 then break end end return n" 0 > /dev/null &});
+system(qq{redis-cli -p $ENV{TEST_NGINX_REDIS_PORT} EVAL "local s = redis.call('TIME') local n = 0 while n < 100000000 do local t = redis.call('TIME') n = n + 1 if (t[1] - s[1]) * 1000000 + (t[2] - s[2]) > 400000 then break end end return n" 0 > /dev/null &});
 --- main_config
     worker_rlimit_nofile 8192;
 --- http_config
