@@ -7,7 +7,8 @@
  *                                   and writes (this API)
  *   ngx_http_persona_redis_conn.c   per-node connections and their
  *                                   command queues (pipelining)
- *   ngx_http_persona_redis_reply.c  reply reading with our limits
+ *   persona_reply.c                 reply reading with our limits
+ *                                   (pure core)
  */
 
 #ifndef NGX_HTTP_PERSONA_REDIS_H

@@ -2,7 +2,7 @@
  * Per-node Redis connections and their command queues (pipelining).
  *
  * nginx owns the sockets (ngx_event_connect_peer, c->send, c->recv,
- * timers); hiredis only parses (ngx_http_persona_redis_reply.c).  A
+ * timers); hiredis only parses (src/persona_reply.c: our limits).  A
  * worker holds at most "pool" connections to the node, busy and idle
  * together.  An op (a lookup or a write batch) appends its commands to a
  * connection's output and posts the connection's flush event, which runs
@@ -20,7 +20,7 @@
  */
 
 #include "ngx_http_persona_redis_conn.h"
-#include "ngx_http_persona_redis_reply.h"
+#include "persona_reply.h"
 
 
 /*
@@ -48,7 +48,7 @@ struct ngx_http_persona_redis_conn_s {
     ngx_queue_t                        queue;      /* in rcf->conns */
     ngx_http_persona_redis_conf_t     *conf;
     ngx_connection_t                  *connection;
-    ngx_http_persona_redis_reader_t    reader;
+    persona_reply_stream_t             reader;
 
     ngx_queue_t                        ops;        /* FIFO */
     ngx_uint_t                         nops;
@@ -313,7 +313,9 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
     conn->flush.data = conn;
     conn->flush.log = ngx_cycle->log;
 
-    if (ngx_http_persona_redis_reader_init(&conn->reader) != NGX_OK) {
+    if (persona_reply_stream_init(&conn->reader, NGX_HTTP_PERSONA_REPLY_MAX)
+        != PERSONA_OK)
+    {
         ngx_free(conn);
         goto nomem;
     }
@@ -340,7 +342,7 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
             ngx_close_connection(pc.connection);
         }
 
-        ngx_http_persona_redis_reader_free(&conn->reader);
+        persona_reply_stream_free(&conn->reader);
         ngx_free(conn);
 
         /*
@@ -681,8 +683,8 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
             return;
         }
 
-        if (ngx_http_persona_redis_reader_feed(&conn->reader, buf, n)
-            != NGX_OK)
+        if (persona_reply_stream_feed(&conn->reader, (const char *) buf, n)
+            != PERSONA_OK)
         {
             ngx_http_persona_redis_fail(conn, NGX_HTTP_PERSONA_ERROR,
                                         NGX_HTTP_PERSONA_REDIS_ERR_NONE,
@@ -714,28 +716,23 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
 static ngx_int_t
 ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
 {
-    u_char                        reason[NGX_HTTP_PERSONA_REASON_LEN];
-    ngx_int_t                     rc;
     ngx_queue_t                  *q;
     redisReply                   *reply;
+    persona_error_t               err;
     ngx_http_persona_redis_op_t  *op;
 
     for ( ;; ) {
-        rc = ngx_http_persona_redis_reader_next(&conn->reader, &reply,
-                                                reason, sizeof(reason));
+        reply = NULL;
 
-        if (rc == NGX_AGAIN) {
+        switch (persona_reply_stream_next(&conn->reader, &reply, &err)) {
+
+        case PERSONA_REPLY_READY:
+            break;
+
+        case PERSONA_REPLY_AGAIN:
             return NGX_OK;
-        }
 
-        if (rc == NGX_ERROR) {
-            ngx_http_persona_redis_fail(conn, NGX_HTTP_PERSONA_ERROR,
-                                        NGX_HTTP_PERSONA_REDIS_ERR_PROTOCOL,
-                                        0, 0, "%s", reason);
-            return NGX_ERROR;
-        }
-
-        if (rc == NGX_DECLINED) {
+        case PERSONA_REPLY_REFUSED:
             /*
              * Over our limits: the op it answers gets "invalid"; the
              * rest of the stream cannot be read, so the ops behind it
@@ -748,13 +745,19 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
                 op->refused = 1;
                 op->status = NGX_HTTP_PERSONA_INVALID;
                 op->err = NGX_HTTP_PERSONA_REDIS_ERR_PROTOCOL;
-                ngx_http_persona_redis_reason(op, 0, "%s", reason);
+                ngx_http_persona_redis_reason(op, 0, "%s", err.msg);
             }
 
             ngx_http_persona_redis_fail(conn, NGX_HTTP_PERSONA_ERROR,
                                         NGX_HTTP_PERSONA_REDIS_ERR_PROTOCOL,
                                         NGX_HTTP_PERSONA_REDIS_RETRY, 0,
-                                        "%s", reason);
+                                        "%s", err.msg);
+            return NGX_ERROR;
+
+        default: /* PERSONA_REPLY_BAD */
+            ngx_http_persona_redis_fail(conn, NGX_HTTP_PERSONA_ERROR,
+                                        NGX_HTTP_PERSONA_REDIS_ERR_PROTOCOL,
+                                        0, 0, "%s", err.msg);
             return NGX_ERROR;
         }
 
@@ -1000,7 +1003,7 @@ ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn)
         ngx_http_persona_metrics_redis_conns(-1);
     }
 
-    ngx_http_persona_redis_reader_free(&conn->reader);
+    persona_reply_stream_free(&conn->reader);
 
     if (conn->out) {
         ngx_free(conn->out);
