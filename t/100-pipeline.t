@@ -57,8 +57,16 @@ sub read_commands {
 }
 
 # a one-field hash whose segment is the last part of the command's key
+# (+OK to AUTH and SELECT, which must come first, in this order)
+my $setup_seen = '';
 sub profile_for {
     my ($cmd) = @_;
+    if ($cmd->[0] =~ /\A(?:AUTH|SELECT)\z/) {
+        $setup_seen .= "$cmd->[0] ";
+        return "+OK\r\n";
+    }
+    return "-ERR setup out of order\r\n"
+        if $setup_seen ne '' && $setup_seen ne 'AUTH SELECT ';
     my ($id) = ($cmd->[1] // '') =~ /([^:]*)\z/;
     return "*2\r\n\$7\r\nsegment\r\n\$" . length($id) . "\r\n$id\r\n";
 }
@@ -108,7 +116,7 @@ sub accepted {
 
 # waits for 3 commands, then sends the replies 5 bytes at a time: most
 # pieces straddle two replies
-my $split = mock_redis('TEST_NGINX_SPLIT_PORT', sub {
+my $serve_split = sub {
     my ($c) = @_;
     setsockopt($c, IPPROTO_TCP, TCP_NODELAY, 1);
     my $buf = '';
@@ -119,7 +127,9 @@ my $split = mock_redis('TEST_NGINX_SPLIT_PORT', sub {
             Time::HiRes::sleep(0.01);
         }
     }
-});
+};
+my $split = mock_redis('TEST_NGINX_SPLIT_PORT', $serve_split);
+my $split_setup = mock_redis('TEST_NGINX_SETUP_PORT', $serve_split);
 
 # answers the first command after 700 ms, every later one at once
 my $stall = mock_redis('TEST_NGINX_STALL_PORT', sub {
@@ -167,6 +177,7 @@ no_shuffle();
 run_tests();
 
 is(accepted($split), 1, "the split replies came on one connection");
+is(accepted($split_setup), 1, "with AUTH and SELECT too");
 is(accepted($stall), 1, "the connection survived the timed-out lookup");
 is(accepted($refuse), 2, "a reply over our limits: the others retried on "
                          . "a new connection");
@@ -288,6 +299,35 @@ persona redis: connection failed, retrying a lookup
 --- timeout: 5
 --- no_error_log
 breaker opened
+[error]
+[alert]
+[crit]
+
+
+
+=== TEST 5: AUTH and SELECT first on the new connection, their replies read before the lookups' (split too)
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_SETUP_PORT password=s3cret db=3 timeout=3s;
+--- config
+    location = /t {
+        ssi on;
+        default_type text/html;
+        return 200 '<!--# include virtual="/fan?1" --><!--# include virtual="/fan?2" --><!--# include virtual="/fan?3" -->';
+    }
+    location = /fan {
+        proxy_pass http://127.0.0.1:$TEST_NGINX_SERVER_PORT/p;
+        proxy_set_header Cookie "persona_id=p$args";
+    }
+    location = /p {
+        persona on;
+        return 200 "$persona_status|$persona_segment ";
+    }
+--- request
+GET /t
+--- response_body eval
+"ok|p1 ok|p2 ok|p3 "
+--- timeout: 5
+--- no_error_log
 [error]
 [alert]
 [crit]
