@@ -88,6 +88,7 @@ static ngx_int_t ngx_http_persona_redis_replies(
     ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_settle(
     ngx_http_persona_redis_conn_t *conn);
+static void ngx_http_persona_redis_mark(ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_fail(ngx_http_persona_redis_conn_t *conn,
     ngx_http_persona_status_e status, ngx_int_t kind, ngx_uint_t flags,
     ngx_err_t err, const char *fmt, ...);
@@ -136,6 +137,7 @@ ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
             /* out of the keepalive pool */
             c = conn->connection;
             c->idle = 0;
+            c->read->cancelable = 0;
             conn->reused = 1;
             conn->received = 0;
         }
@@ -152,6 +154,9 @@ ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
     if (conn->nops == 1) {
         /* the stall timer, for this op */
         ngx_http_persona_redis_settle(conn);
+
+    } else {
+        ngx_http_persona_redis_mark(conn);
     }
 
     ngx_http_persona_redis_post_flush(conn);
@@ -173,6 +178,7 @@ ngx_http_persona_redis_drop(ngx_http_persona_redis_op_t *op)
 
     if (op->finish && !op->write && conn) {
         conn->nlive--;
+        ngx_http_persona_redis_mark(conn);
     }
 
     op->finish = NULL;
@@ -880,10 +886,37 @@ ngx_http_persona_redis_settle(ngx_http_persona_redis_conn_t *conn)
         left = 1;
     }
 
-    /* not cancelable: bounded, and lookups wait on it */
-    c->idle = 0;
-    c->read->cancelable = 0;
     ngx_add_timer(c->read, (ngx_msec_t) left);
+
+    ngx_http_persona_redis_mark(conn);
+}
+
+
+/*
+ * A busy connection that no lookup waits on (tombstones and writes, all
+ * sent) is "idle" for nginx: a graceful shutdown closes it at once
+ * (ngx_close_idle_connections() sets c->close, the read handler drops
+ * its ops), and its timer does not hold the worker.  One a lookup waits
+ * on is not: the worker waits for the lookup (bounded by its timeout).
+ */
+static void
+ngx_http_persona_redis_mark(ngx_http_persona_redis_conn_t *conn)
+{
+    ngx_uint_t         idle;
+    ngx_connection_t  *c;
+
+    if (conn->nops == 0) {
+        /* keepalive: settle() */
+        return;
+    }
+
+    c = conn->connection;
+
+    idle = (conn->nlive == 0 && !conn->connecting
+            && conn->out_sent == conn->out_len);
+
+    c->idle = idle;
+    c->read->cancelable = idle;
 }
 
 
