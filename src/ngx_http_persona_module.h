@@ -30,62 +30,7 @@ typedef enum {
 } ngx_http_persona_status_e;
 
 
-/* the biggest Redis reply accepted for one lookup */
-#define NGX_HTTP_PERSONA_REPLY_MAX     (1024 * 1024)
-
-/* an idle pooled Redis connection is closed after this long */
-#define NGX_HTTP_PERSONA_IDLE_TIMEOUT  60000
-
-#define NGX_HTTP_PERSONA_SHM_SIZE      (128 * 1024)
-
-
-typedef struct ngx_http_persona_redis_op_s  ngx_http_persona_redis_op_t;
-
-/*
- * Called once per lookup unless the lookup was detached, possibly before
- * ngx_http_persona_redis_lookup() returns.  reply is NULL on failure;
- * status then is ERROR, TIMEOUT or INVALID (a reply over our limits) and
- * reason says why.  The reply is freed after the call.
- */
-typedef void (*ngx_http_persona_redis_handler_pt)(void *data,
-    ngx_http_persona_status_e status, redisReply *reply, const char *reason);
-
-
-/* shared by all workers */
-typedef struct {
-    ngx_uint_t      state;
-    ngx_uint_t      fails;
-    ngx_msec_t      window_start;
-    ngx_msec_t      open_until;
-    ngx_msec_t      probe_deadline;
-} ngx_http_persona_breaker_t;
-
-
-typedef struct {
-    ngx_str_t                    name;        /* as written, for logs */
-    ngx_addr_t                  *addr;
-    ngx_int_t                    db;          /* -1: no SELECT */
-    ngx_str_t                    password;
-    ngx_msec_t                   connect_timeout;
-    ngx_msec_t                   timeout;
-    ngx_uint_t                   pool;
-    ngx_uint_t                   max_fails;
-    ngx_msec_t                   fail_timeout;
-
-    /* AUTH and SELECT, formatted once, sent first on a new connection */
-    ngx_str_t                    setup;
-    ngx_uint_t                   setup_replies;
-
-    ngx_shm_zone_t              *shm_zone;
-    ngx_http_persona_breaker_t  *breaker;
-
-    /* per worker: at most pool connections, busy and idle together */
-    ngx_queue_t                  idle;
-    ngx_uint_t                   nidle;
-    ngx_uint_t                   nconns;      /* open or opening */
-    ngx_queue_t                  waiting;     /* lookups, FIFO */
-    ngx_event_t                  dispatch;    /* serves waiting lookups */
-} ngx_http_persona_redis_conf_t;
+#include "ngx_http_persona_redis.h"
 
 
 /* a loaded rule set; requests hold references, see rules.c */
@@ -295,16 +240,7 @@ ngx_int_t ngx_http_persona_preview_headers(ngx_http_request_t *r);
 /* ngx_http_persona_variables.c */
 ngx_int_t ngx_http_persona_add_variables(ngx_conf_t *cf);
 
-/* ngx_http_persona_redis.c */
-char *ngx_http_persona_redis_parse(ngx_conf_t *cf,
-    ngx_http_persona_redis_conf_t *rcf);
-ngx_int_t ngx_http_persona_redis_allow(ngx_http_persona_redis_conf_t *rcf,
-    ngx_log_t *log);
-ngx_http_persona_redis_op_t *ngx_http_persona_redis_lookup(
-    ngx_http_persona_redis_conf_t *rcf, ngx_str_t *key,
-    persona_profile_format_e format, ngx_log_t *log,
-    ngx_http_persona_redis_handler_pt handler, void *data);
-void ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op);
+/* ngx_http_persona_redis.c: see ngx_http_persona_redis.h */
 
 
 /* ---- GeoIP: ngx_http_persona_geo.c ------------------------------------ */

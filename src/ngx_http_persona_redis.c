@@ -1,100 +1,43 @@
 /*
- * Redis on nginx's event loop.
+ * The Redis client's API: persona_redis, the breaker, lookups and
+ * fire-and-forget writes.
  *
- * nginx owns the socket (ngx_event_connect_peer, c->send, c->recv, timers);
- * hiredis only formats commands (argv API, binary safe) and parses replies
- * (redisReader, with the limits of persona_reader_create()).  One lookup
- * at a time per connection.  A worker holds at most "pool" connections
- * to the node, busy and idle together: a lookup that finds none free
- * waits in a FIFO (within its own timeout) for one to come back.  Idle
- * connections wait in a keepalive pool for at most 60 s.  A breaker
- * shared by all workers stops asking a failing Redis for a while; only
- * Redis's failures count (connect error, timeout, protocol error), not an
- * unusable reply (status invalid) nor a local shortage (no free worker
- * connection, no file descriptor).
+ * A lookup formats its commands (argv, binary safe), arms its timeout
+ * (the whole lookup, from queueing) and hands them to a connection of the
+ * worker's pool (ngx_http_persona_redis_conn.c), where they are pipelined
+ * with the other lookups' commands.  A breaker shared by all workers
+ * stops asking a failing Redis for a while; only Redis's failures count
+ * (connect error, timeout, protocol error), not an unusable reply
+ * (status invalid) nor a local shortage (no free worker connection, no
+ * file descriptor), nor writes.
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
+#include "ngx_http_persona_redis_conn.h"
 
 
 #define NGX_HTTP_PERSONA_BREAKER_CLOSED    0
 #define NGX_HTTP_PERSONA_BREAKER_OPEN      1
 #define NGX_HTTP_PERSONA_BREAKER_PROBING   2
 
-#define NGX_HTTP_PERSONA_REASON_LEN        160
+/* commands formatted on the stack, at most; more are allocated */
+#define NGX_HTTP_PERSONA_REDIS_CMDS        8
 
 
-typedef struct {
-    ngx_queue_t                     queue;
-    ngx_http_persona_redis_conf_t  *conf;
-    ngx_connection_t               *connection;
-    redisReader                    *reader;
-    persona_reader_fn_t             reader_fn;
-    ngx_http_persona_redis_op_t    *op;
-    ngx_log_t                       log;
-    unsigned                        ready:1;      /* AUTH/SELECT done */
-    unsigned                        connecting:1;
-} ngx_http_persona_redis_conn_t;
-
-
-struct ngx_http_persona_redis_op_s {
-    ngx_http_persona_redis_conf_t     *conf;
-    ngx_http_persona_redis_conn_t     *conn;
-    ngx_http_persona_redis_handler_pt  handler;
-    void                              *data;      /* NULL: detached */
-    char                              *cmd;       /* from hiredis */
-    size_t                             cmd_len;
-    u_char                            *setup_cmd; /* AUTH/SELECT + cmd */
-    ngx_str_t                          out;
-    size_t                             sent;
-    ngx_uint_t                         skip;      /* setup replies */
-    size_t                             received;
-    ngx_msec_t                         deadline;
-    ngx_msec_t                         start;     /* got a connection */
-    ngx_queue_t                        queue;     /* in rcf->waiting */
-    ngx_event_t                        wait;      /* its timeout there */
-    unsigned                           queued:1;
-    unsigned                           reused:1;
-    unsigned                           retried:1;
-    unsigned                           local:1;   /* failed here, not
-                                                     in Redis */
-    u_char                             reason[NGX_HTTP_PERSONA_REASON_LEN];
-};
-
-
-static ngx_int_t ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
-    ngx_uint_t fifo);
-static void ngx_http_persona_redis_enqueue(ngx_http_persona_redis_op_t *op);
-static void ngx_http_persona_redis_dequeue(ngx_http_persona_redis_op_t *op);
-static void ngx_http_persona_redis_wait_handler(ngx_event_t *ev);
-static void ngx_http_persona_redis_dispatch_handler(ngx_event_t *ev);
-static void ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf);
-static ngx_http_persona_redis_conn_t *ngx_http_persona_redis_connect(
+static ngx_http_persona_redis_op_t *ngx_http_persona_redis_op(
+    ngx_http_persona_redis_conf_t *rcf, ngx_http_persona_redis_cmd_t *cmds,
+    ngx_uint_t n, ngx_log_t *log);
+static void ngx_http_persona_redis_lookup_finish(
     ngx_http_persona_redis_op_t *op);
-static void ngx_http_persona_redis_send(ngx_http_persona_redis_conn_t *conn);
-static void ngx_http_persona_redis_write_handler(ngx_event_t *wev);
-static void ngx_http_persona_redis_read_handler(ngx_event_t *rev);
-static ngx_int_t ngx_http_persona_redis_replies(
-    ngx_http_persona_redis_conn_t *conn);
-static void ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
-    redisReply *reply, ngx_uint_t reuse);
-static void ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, ngx_err_t err, const char *fmt, ...);
-static void ngx_http_persona_redis_done(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, redisReply *reply);
-static void ngx_http_persona_redis_arm(ngx_event_t *ev,
-    ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
-static ngx_int_t ngx_http_persona_redis_late(ngx_event_t *ev,
-    ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
-static void ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op);
-static void ngx_http_persona_redis_keepalive(
-    ngx_http_persona_redis_conn_t *conn);
-static void ngx_http_persona_redis_idle_handler(ngx_event_t *ev);
-static void ngx_http_persona_redis_dummy_handler(ngx_event_t *ev);
-static void ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn);
-static void ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op);
+static void ngx_http_persona_redis_timeout(ngx_event_t *ev);
+static void ngx_http_persona_redis_write_finish(
+    ngx_http_persona_redis_op_t *op);
+static ngx_uint_t ngx_http_persona_breaker_closed(
+    ngx_http_persona_redis_conf_t *rcf);
 static void ngx_http_persona_breaker_report(
     ngx_http_persona_redis_conf_t *rcf, ngx_uint_t failed);
+static uint64_t ngx_http_persona_redis_usec(void);
 static ngx_int_t ngx_http_persona_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
 
@@ -332,13 +275,10 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
     shm_zone->data = rcf;
     rcf->shm_zone = shm_zone;
 
-    /* each worker inherits an empty pool and no waiting lookups */
-    ngx_queue_init(&rcf->idle);
-    rcf->nidle = 0;
+    /* each worker inherits an empty pool */
+    ngx_queue_init(&rcf->conns);
     rcf->nconns = 0;
-    ngx_queue_init(&rcf->waiting);
-    rcf->dispatch.handler = ngx_http_persona_redis_dispatch_handler;
-    rcf->dispatch.data = rcf;
+    rcf->nwrites = 0;
 
     return NGX_CONF_OK;
 
@@ -486,6 +426,7 @@ ngx_http_persona_breaker_report(ngx_http_persona_redis_conf_t *rcf,
             b->state = NGX_HTTP_PERSONA_BREAKER_OPEN;
             b->open_until = ngx_current_msec + rcf->fail_timeout;
             opened = 1;
+            ngx_http_persona_metrics_breaker_trip();
         }
 
     } else {
@@ -512,45 +453,68 @@ ngx_http_persona_breaker_report(ngx_http_persona_redis_conf_t *rcf,
 }
 
 
-/* a lookup */
+
+/* for writes: no state change (a write is never the probe) */
+static ngx_uint_t
+ngx_http_persona_breaker_closed(ngx_http_persona_redis_conf_t *rcf)
+{
+    ngx_uint_t        state;
+    ngx_slab_pool_t  *shpool;
+
+    if (rcf->max_fails == 0) {
+        return 1;
+    }
+
+    shpool = (ngx_slab_pool_t *) rcf->shm_zone->shm.addr;
+
+    ngx_shmtx_lock(&shpool->mutex);
+    state = rcf->breaker->state;
+    ngx_shmtx_unlock(&shpool->mutex);
+
+    return state == NGX_HTTP_PERSONA_BREAKER_CLOSED;
+}
+
+
+/* lookups */
 
 ngx_http_persona_redis_op_t *
 ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
-    ngx_str_t *key, persona_profile_format_e format, ngx_log_t *log,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log,
     ngx_http_persona_redis_handler_pt handler, void *data)
 {
-    int                           n;
-    size_t                        argvlen[2];
-    const char                   *argv[2];
     ngx_http_persona_redis_op_t  *op;
 
-    op = ngx_calloc(sizeof(ngx_http_persona_redis_op_t), log);
+    op = ngx_http_persona_redis_op(rcf, cmds, n, log);
     if (op == NULL) {
         return NULL;
     }
 
-    argv[0] = (format == PERSONA_FORMAT_JSON) ? "GET" : "HGETALL";
-    argvlen[0] = ngx_strlen(argv[0]);
-    argv[1] = (const char *) key->data;
-    argvlen[1] = key->len;
-
-    n = redisFormatCommandArgv(&op->cmd, 2, argv, argvlen);
-    if (n < 0) {
-        ngx_free(op);
-        return NULL;
-    }
-
-    op->cmd_len = n;
-    op->conf = rcf;
     op->handler = handler;
     op->data = data;
+    op->finish = ngx_http_persona_redis_lookup_finish;
     op->deadline = ngx_current_msec + rcf->timeout;
+    op->start = ngx_http_persona_redis_usec();
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "persona redis: %s \"%V\"", argv[0], key);
+    /* not cancelable: it bounds a request */
+    op->timer.handler = ngx_http_persona_redis_timeout;
+    op->timer.data = op;
+    op->timer.log = ngx_cycle->log;
+    ngx_add_timer(&op->timer, rcf->timeout);
 
-    if (ngx_http_persona_redis_start(op, 1) != NGX_OK) {
-        /* already reported to the handler */
+#if (NGX_DEBUG)
+    if (cmds[0].argc >= 2) {
+        ngx_log_debug5(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "persona redis: %*s \"%*s\"%s",
+                       cmds[0].argvlen[0], cmds[0].argv[0],
+                       cmds[0].argvlen[1], cmds[0].argv[1],
+                       n > 1 ? " and more" : "");
+    }
+#endif
+
+    if (ngx_http_persona_redis_queue(op) != NGX_OK) {
+        /* the handler is called now */
+        ngx_http_persona_redis_lookup_finish(op);
+        ngx_http_persona_redis_op_free(op);
         return NULL;
     }
 
@@ -561,919 +525,239 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
 void
 ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op)
 {
-    if (op->queued) {
-        /* never sent: nothing to wait for */
-        ngx_http_persona_redis_dequeue(op);
-        ngx_http_persona_redis_free_op(op);
-        return;
-    }
+    /* the request is gone: its replies are dropped when they come */
 
-    /* the request is gone; the connection finishes or times out alone */
-    op->data = NULL;
+    if (op->finish) {
+        ngx_http_persona_redis_drop(op);
+    }
 }
 
 
-/*
- * Sends the op on a pooled or a new connection, or queues it when the
- * worker holds "pool" connections already (fifo: also behind lookups
- * that wait).  NGX_OK: under way or waiting; NGX_ERROR: failed, the
- * handler has been called and op freed.
- */
-static ngx_int_t
-ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
-    ngx_uint_t fifo)
+/* the op's commands formatted (argv, binary safe) into one allocation */
+static ngx_http_persona_redis_op_t *
+ngx_http_persona_redis_op(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log)
 {
-    ngx_queue_t                    *q;
-    ngx_connection_t               *c;
-    ngx_http_persona_redis_conf_t  *rcf;
-    ngx_http_persona_redis_conn_t  *conn;
+    char                         *one[NGX_HTTP_PERSONA_REDIS_CMDS];
+    char                        **fmt;
+    u_char                       *p;
+    size_t                        total;
+    size_t                        len[NGX_HTTP_PERSONA_REDIS_CMDS], *lens;
+    long long                     rc;
+    ngx_uint_t                    i, done;
+    ngx_http_persona_redis_op_t  *op;
 
-    rcf = op->conf;
-    op->local = 0;
-
-    if ((fifo && !ngx_queue_empty(&rcf->waiting))
-        || (ngx_queue_empty(&rcf->idle) && rcf->pool
-            && rcf->nconns >= rcf->pool))
-    {
-        ngx_http_persona_redis_enqueue(op);
-        return NGX_OK;
-    }
-
-    if (!ngx_queue_empty(&rcf->idle)) {
-        q = ngx_queue_head(&rcf->idle);
-        ngx_queue_remove(q);
-        rcf->nidle--;
-
-        conn = ngx_queue_data(q, ngx_http_persona_redis_conn_t, queue);
-        op->reused = 1;
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "persona redis: reusing a pooled connection");
-
-        c = conn->connection;
-        c->idle = 0;
-        c->read->handler = ngx_http_persona_redis_read_handler;
-        c->write->handler = ngx_http_persona_redis_write_handler;
-
-        if (c->read->timer_set) {
-            ngx_del_timer(c->read);
-        }
-
-        /* the lookup's timers bound a request: shutdown waits for them */
-        c->read->cancelable = 0;
-
-    } else {
-        conn = ngx_http_persona_redis_connect(op);
-        if (conn == NULL) {
-            return NGX_ERROR;
-        }
-    }
-
-    conn->op = op;
-    op->conn = conn;
-    op->start = ngx_current_msec;
-    op->received = 0;
-    op->sent = 0;
-    op->skip = 0;
-    op->out.data = (u_char *) op->cmd;
-    op->out.len = op->cmd_len;
-
-    if (!conn->ready && rcf->setup.len) {
-
-        /* one write: AUTH and SELECT pipelined before the lookup */
-
-        if (op->setup_cmd == NULL) {
-            op->setup_cmd = ngx_alloc(rcf->setup.len + op->cmd_len,
-                                      ngx_cycle->log);
-            if (op->setup_cmd == NULL) {
-                op->local = 1;
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                            "out of memory");
-                return NGX_ERROR;
-            }
-
-            ngx_memcpy(ngx_cpymem(op->setup_cmd, rcf->setup.data,
-                                  rcf->setup.len),
-                       op->cmd, op->cmd_len);
-        }
-
-        op->out.data = op->setup_cmd;
-        op->out.len = rcf->setup.len + op->cmd_len;
-        op->skip = rcf->setup_replies;
-    }
-
-    if (conn->connecting) {
-        ngx_http_persona_redis_arm(conn->connection->write, op,
-                                   rcf->connect_timeout);
-        return NGX_OK;
-    }
-
-    ngx_http_persona_redis_send(conn);
-
-    return NGX_OK;
-}
-
-
-static ngx_http_persona_redis_conn_t *
-ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
-{
-    ngx_int_t                       rc;
-    ngx_err_t                       err;
-    ngx_connection_t               *c;
-    ngx_peer_connection_t           pc;
-    ngx_http_persona_redis_conf_t  *rcf;
-    ngx_http_persona_redis_conn_t  *conn;
-
-    rcf = op->conf;
-
-    conn = ngx_calloc(sizeof(ngx_http_persona_redis_conn_t), ngx_cycle->log);
-    if (conn == NULL) {
-        op->local = 1;
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                    "out of memory");
+    if (n == 0) {
         return NULL;
     }
 
-    /*
-     * A log of our own: the request that started a lookup may be gone
-     * before the connection is.  Its level hides nginx's own lines about
-     * this socket (connect() failed, recv() failed): the request logs one
-     * line per failed lookup, with the reason.  (Debug bits would turn
-     * the level comparison off, so this log has none.)
-     */
-    conn->log = *ngx_cycle->log;
-    conn->log.log_level = NGX_LOG_ALERT;
-    conn->log.action = "talking to persona redis";
-    conn->log.handler = NULL;
-    conn->log.data = NULL;
-    conn->conf = rcf;
+    op = NULL;
+    done = 0;
+    total = 0;
+    fmt = one;
+    lens = len;
 
-    conn->reader = persona_reader_create(&conn->reader_fn);
-    if (conn->reader == NULL) {
-        ngx_free(conn);
-        op->local = 1;
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                    "out of memory");
-        return NULL;
-    }
-
-    ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
-
-    pc.sockaddr = rcf->addr->sockaddr;
-    pc.socklen = rcf->addr->socklen;
-    pc.name = &rcf->addr->name;
-    pc.get = ngx_event_get_peer;
-    pc.log = &conn->log;
-    pc.log_error = NGX_ERROR_ERR;
-    pc.tries = 1;
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "persona redis: new connection to %V", pc.name);
-
-    rc = ngx_event_connect_peer(&pc);
-
-    if (rc == NGX_ERROR || rc == NGX_BUSY || rc == NGX_DECLINED) {
-        err = ngx_socket_errno;
-
-        if (pc.connection) {
-            ngx_close_connection(pc.connection);
-        }
-
-        redisReaderFree(conn->reader);
-        ngx_free(conn);
-
-        /*
-         * NGX_ERROR: no socket or no free worker connection here (nginx
-         * has logged which), or the event module refused it; running out
-         * of local ports looks like a connect() error.  Neither says
-         * anything about Redis: the breaker does not count them.
-         */
-        if (rc == NGX_ERROR || err == EADDRNOTAVAIL) {
-            op->local = 1;
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR,
-                                        rc == NGX_ERROR ? 0 : err,
-                                        "no connection to %V could be "
-                                        "opened here (worker_connections "
-                                        "or file descriptors exhausted?)",
-                                        pc.name);
+    if (n > NGX_HTTP_PERSONA_REDIS_CMDS) {
+        fmt = ngx_alloc(n * (sizeof(char *) + sizeof(size_t)), log);
+        if (fmt == NULL) {
             return NULL;
         }
 
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, err,
-                                    "connect() to %V failed", pc.name);
-        return NULL;
+        lens = (size_t *) (fmt + n);
     }
 
-    rcf->nconns++;
-
-    c = pc.connection;
-    c->data = conn;
-    c->read->handler = ngx_http_persona_redis_read_handler;
-    c->write->handler = ngx_http_persona_redis_write_handler;
-    c->sendfile = 0;
-
-    conn->connection = c;
-    conn->connecting = (rc == NGX_AGAIN);
-
-    return conn;
-}
-
-
-static void
-ngx_http_persona_redis_send(ngx_http_persona_redis_conn_t *conn)
-{
-    ssize_t                       n;
-    ngx_connection_t             *c;
-    ngx_http_persona_redis_op_t  *op;
-
-    c = conn->connection;
-    op = conn->op;
-
-    while (op->sent < op->out.len) {
-        n = c->send(c, op->out.data + op->sent, op->out.len - op->sent);
-
-        if (n == NGX_ERROR) {
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR,
-                                        ngx_socket_errno,
-                                        "send() to redis failed");
-            return;
+    for (i = 0; i < n; i++) {
+        rc = redisFormatCommandArgv(&fmt[i], cmds[i].argc, cmds[i].argv,
+                                    cmds[i].argvlen);
+        if (rc < 0) {
+            goto done;
         }
 
-        if (n == NGX_AGAIN) {
-            ngx_http_persona_redis_arm(c->write, op, 0);
-
-            if (ngx_handle_write_event(c->write, 0) != NGX_OK) {
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                            "write event failed");
-            }
-
-            return;
-        }
-
-        op->sent += n;
+        done++;
+        lens[i] = (size_t) rc;
+        total += lens[i];
     }
 
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    ngx_http_persona_redis_arm(c->read, op, 0);
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                    "read event failed");
-        return;
-    }
-
-    if (c->read->ready) {
-        ngx_http_persona_redis_read_handler(c->read);
-    }
-}
-
-
-static void
-ngx_http_persona_redis_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t               *c;
-    ngx_http_persona_redis_op_t    *op;
-    ngx_http_persona_redis_conn_t  *conn;
-
-    c = wev->data;
-    conn = c->data;
-    op = conn->op;
-
+    op = ngx_alloc(sizeof(ngx_http_persona_redis_op_t)
+                   + n * sizeof(redisReply *) + total, log);
     if (op == NULL) {
-        return;
-    }
-
-    if (c->close) {
-        ngx_http_persona_redis_shutdown(op);
-        return;
-    }
-
-    if (wev->timedout) {
-        if (ngx_http_persona_redis_late(wev, op,
-                                        conn->connecting
-                                        ? ngx_min(op->conf->connect_timeout,
-                                                  op->conf->timeout)
-                                        : op->conf->timeout)
-            == NGX_OK)
-        {
-            return;
-        }
-
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
-                                    conn->connecting
-                                    ? "connect() to redis timed out"
-                                    : "redis lookup timed out");
-        return;
-    }
-
-    conn->connecting = 0;
-
-    ngx_http_persona_redis_send(conn);
-}
-
-
-static void
-ngx_http_persona_redis_read_handler(ngx_event_t *rev)
-{
-    u_char                          buf[16384];
-    ssize_t                         n;
-    ngx_int_t                       rc;
-    ngx_connection_t               *c;
-    ngx_http_persona_redis_op_t    *op;
-    ngx_http_persona_redis_conn_t  *conn;
-
-    c = rev->data;
-    conn = c->data;
-    op = conn->op;
-
-    if (op == NULL) {
-        return;
-    }
-
-    if (c->close) {
-        ngx_http_persona_redis_shutdown(op);
-        return;
-    }
-
-    if (rev->timedout) {
-        if (ngx_http_persona_redis_late(rev, op, op->conf->timeout)
-            == NGX_OK)
-        {
-            return;
-        }
-
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
-                                    "redis lookup timed out");
-        return;
-    }
-
-    for ( ;; ) {
-        n = c->recv(c, buf, sizeof(buf));
-
-        if (n == NGX_AGAIN) {
-            break;
-        }
-
-        if (n == NGX_ERROR || n == 0) {
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR,
-                                        n == 0 ? 0 : ngx_socket_errno,
-                                        n == 0
-                                        ? "redis closed the connection"
-                                        : "recv() from redis failed");
-            return;
-        }
-
-        op->received += n;
-
-        if (op->received > NGX_HTTP_PERSONA_REPLY_MAX) {
-            /* the rest is not read: the connection is closed */
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
-                                        "redis reply larger than %uz bytes",
-                                        (size_t) NGX_HTTP_PERSONA_REPLY_MAX);
-            return;
-        }
-
-        if (redisReaderFeed(conn->reader, (const char *) buf, n)
-            != REDIS_OK)
-        {
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                        "redis reader: %s",
-                                        conn->reader->errstr);
-            return;
-        }
-
-        rc = ngx_http_persona_redis_replies(conn);
-
-        if (rc != NGX_AGAIN) {
-            /* done or failed: op and maybe conn are gone */
-            return;
-        }
-    }
-
-    if (ngx_handle_read_event(rev, 0) != NGX_OK) {
-        ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                    "read event failed");
-    }
-}
-
-
-/* NGX_AGAIN: wants more bytes; otherwise the op has been finished */
-static ngx_int_t
-ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
-{
-    void                         *r;
-    redisReply                   *reply;
-    redisReader                  *reader;
-    ngx_http_persona_redis_op_t  *op;
-
-    op = conn->op;
-    reader = conn->reader;
-
-    for ( ;; ) {
-        r = NULL;
-
-        if (redisReaderGetReply(reader, &r) != REDIS_OK) {
-
-            /* over our limits: unusable, the connection is closed */
-
-            switch (conn->reader_fn.refused) {
-
-            case PERSONA_REPLY_TOO_MANY:
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
-                                            "redis reply of more than %d "
-                                            "elements (an array of %uz "
-                                            "after %uz)",
-                                            PERSONA_REPLY_MAX_ELEMENTS,
-                                            conn->reader_fn.announced,
-                                            conn->reader_fn.elements);
-                return NGX_ERROR;
-
-            case PERSONA_REPLY_TOO_DEEP:
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_INVALID, 0,
-                                            "redis reply nested deeper "
-                                            "than %d arrays",
-                                            PERSONA_REPLY_MAX_DEPTH);
-                return NGX_ERROR;
-
-            default:
-                break;
-            }
-
-            ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                        "bad redis reply: %s",
-                                        reader->errstr);
-            return NGX_ERROR;
-        }
-
-        if (r == NULL) {
-            return NGX_AGAIN;
-        }
-
-        reply = r;
-
-        if (op->skip) {
-            /* the answer to AUTH or SELECT */
-            op->skip--;
-
-            if (reply->type == REDIS_REPLY_ERROR) {
-                ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                            "redis refused the connection "
-                                            "setup: \"%*s\"",
-                                            (size_t) ngx_min(reply->len, 100),
-                                            reply->str);
-                freeReplyObject(reply);
-                return NGX_ERROR;
-            }
-
-            freeReplyObject(reply);
-
-            if (op->skip == 0) {
-                conn->ready = 1;
-            }
-
-            continue;
-        }
-
-        ngx_http_persona_redis_finish(op, reply,
-                                      reader->pos == reader->len
-                                      && op->sent == op->out.len);
-        return NGX_OK;
-    }
-}
-
-
-static void
-ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
-    redisReply *reply, ngx_uint_t reuse)
-{
-    ngx_http_persona_redis_conn_t  *conn;
-
-    conn = op->conn;
-    conn->op = NULL;
-    op->conn = NULL;
-
-    ngx_http_persona_breaker_report(op->conf, 0);
-
-    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_OK, reply);
-
-    freeReplyObject(reply);
-    ngx_http_persona_redis_free_op(op);
-
-    if (reuse) {
-        ngx_http_persona_redis_keepalive(conn);
-
-    } else {
-        ngx_http_persona_redis_close(conn);
-    }
-}
-
-
-static void
-ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, ngx_err_t err, const char *fmt, ...)
-{
-    u_char                         *p, *last;
-    va_list                         args;
-    ngx_http_persona_redis_conn_t  *conn;
-
-    /* the reason first: its arguments may point into the connection */
-
-    last = op->reason + NGX_HTTP_PERSONA_REASON_LEN - 1;
-
-    va_start(args, fmt);
-    p = ngx_vslprintf(op->reason, last, fmt, args);
-    va_end(args);
-
-    if (err) {
-        p = ngx_slprintf(p, last, " (%d: ", err);
-        p = ngx_strerror(err, p, last - p);
-        p = ngx_slprintf(p, last, ")");
-    }
-
-    *p = '\0';
-
-    conn = op->conn;
-
-    if (conn) {
-        conn->op = NULL;
-        op->conn = NULL;
-        ngx_http_persona_redis_close(conn);
-    }
-
-    /*
-     * An unusable reply came from a Redis that answers; a local failure
-     * says nothing of Redis.
-     */
-    if (status == NGX_HTTP_PERSONA_INVALID) {
-        ngx_http_persona_breaker_report(op->conf, 0);
         goto done;
     }
 
-    if (op->local) {
-        goto done;
+    ngx_memzero(op, sizeof(ngx_http_persona_redis_op_t));
+
+    op->conf = rcf;
+    op->n = n;
+    op->replies = (redisReply **) (op + 1);
+    op->cmd = (u_char *) (op->replies + n);
+    op->cmd_len = total;
+    op->err = NGX_HTTP_PERSONA_REDIS_ERR_NONE;
+
+    p = op->cmd;
+
+    for (i = 0; i < n; i++) {
+        p = ngx_cpymem(p, fmt[i], lens[i]);
     }
-
-    /*
-     * A pooled connection that Redis closed while it was idle fails before
-     * any byte of the reply: that says nothing of Redis now, try once more
-     * on a new connection.
-     */
-    if (op->reused && !op->retried && op->received == 0
-        && status == NGX_HTTP_PERSONA_ERROR
-        && (ngx_msec_int_t) (op->deadline - ngx_current_msec) > 0)
-    {
-        op->retried = 1;
-        op->reused = 0;
-
-        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "persona redis: pooled connection failed, retrying");
-
-        /* ahead of waiting lookups: this one had its turn */
-        (void) ngx_http_persona_redis_start(op, 0);
-        return;
-    }
-
-    ngx_http_persona_breaker_report(op->conf, 1);
 
 done:
 
-    ngx_http_persona_redis_done(op, status, NULL);
-    ngx_http_persona_redis_free_op(op);
+    for (i = 0; i < done; i++) {
+        redisFreeCommand(fmt[i]);
+    }
+
+    if (fmt != one) {
+        ngx_free(fmt);
+    }
+
+    return op;
 }
 
 
+/* the outcome: the breaker, the metrics, the caller */
 static void
-ngx_http_persona_redis_done(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, redisReply *reply)
+ngx_http_persona_redis_lookup_finish(ngx_http_persona_redis_op_t *op)
 {
-    if (op->data) {
-        op->handler(op->data, status, reply,
-                    reply ? NULL : (const char *) op->reason);
+    ngx_http_persona_redis_conf_t  *rcf;
+
+    if (op->timer.timer_set) {
+        ngx_del_timer(&op->timer);
     }
+
+    rcf = op->conf;
+
+    switch (op->status) {
+
+    case NGX_HTTP_PERSONA_OK:
+        ngx_http_persona_breaker_report(rcf, 0);
+        ngx_http_persona_metrics_redis_latency((ngx_msec_t)
+            (ngx_http_persona_redis_usec() - op->start));
+
+        op->handler(op->data, NGX_HTTP_PERSONA_OK, op->replies, op->n, NULL);
+        return;
+
+    case NGX_HTTP_PERSONA_INVALID:
+        /* an unusable reply came from a Redis that answers */
+        ngx_http_persona_breaker_report(rcf, 0);
+        break;
+
+    default:
+        /* a local failure says nothing of Redis */
+        if (!op->local) {
+            ngx_http_persona_breaker_report(rcf, 1);
+        }
+    }
+
+    if (op->err != NGX_HTTP_PERSONA_REDIS_ERR_NONE) {
+        ngx_http_persona_metrics_redis_error(op->err);
+    }
+
+    op->handler(op->data, op->status, NULL, op->n,
+                (const char *) op->reason);
 }
 
 
-/* a timer for the rest of the lookup's budget, at most limit if given */
+/* the lookup's time is up: the request goes on, the op stays queued (a
+ * tombstone), the connection lives on */
 static void
-ngx_http_persona_redis_arm(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
-    ngx_msec_t limit)
+ngx_http_persona_redis_timeout(ngx_event_t *ev)
 {
-    ngx_msec_int_t  left;
+    void                               *data;
+    ngx_uint_t                          n;
+    ngx_http_persona_redis_op_t        *op;
+    ngx_http_persona_redis_conf_t      *rcf;
+    ngx_http_persona_redis_handler_pt   handler;
 
-    left = (ngx_msec_int_t) (op->deadline - ngx_current_msec);
+    op = ev->data;
 
-    if (left < 1) {
-        left = 1;
-    }
+    handler = op->handler;
+    data = op->data;
+    n = op->n;
+    rcf = op->conf;
 
-    if (limit && (ngx_msec_int_t) limit < left) {
-        left = limit;
-    }
+    ngx_http_persona_redis_drop(op);
 
-    ngx_add_timer(ev, (ngx_msec_t) left);
+    ngx_http_persona_breaker_report(rcf, 1);
+    ngx_http_persona_metrics_redis_error(NGX_HTTP_PERSONA_REDIS_ERR_TIMEOUT);
+
+    handler(data, NGX_HTTP_PERSONA_TIMEOUT, NULL, n,
+            "redis lookup timed out");
 }
 
 
-/*
- * The lookup's time ran out on a connection that Redis has had for less
- * than limit (the lookup spent the rest waiting for a free connection):
- * that says nothing of Redis yet.  The request goes on now (status
- * timeout); the connection waits on until Redis has had its full time,
- * and only then does a missing reply count toward the breaker; a late
- * reply is dropped and the connection kept.  NGX_DECLINED: Redis has had
- * its time, a real timeout.
- */
-static ngx_int_t
-ngx_http_persona_redis_late(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
-    ngx_msec_t limit)
+/* fire-and-forget writes */
+
+ngx_int_t
+ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log)
 {
-    u_char          *p;
-    ngx_msec_int_t   left;
+    ngx_http_persona_redis_op_t  *op;
 
-    left = (ngx_msec_int_t) (op->start + limit - ngx_current_msec);
-
-    if (left <= 0) {
+    if (rcf->nwrites >= NGX_HTTP_PERSONA_WRITES_MAX
+        || !ngx_http_persona_breaker_closed(rcf))
+    {
         return NGX_DECLINED;
     }
 
-    ev->timedout = 0;
-
-    op->deadline = op->start + op->conf->timeout;
-    ngx_add_timer(ev, (ngx_msec_t) left);
-
-    if (op->data) {
-        p = ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN - 1,
-                         "redis lookup timed out (it waited for a free "
-                         "connection first, pool=%ui)", op->conf->pool);
-        *p = '\0';
-
-        /* the handler runs the request on; op stays with the connection */
-        ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
-        op->data = NULL;
+    op = ngx_http_persona_redis_op(rcf, cmds, n, log);
+    if (op == NULL) {
+        return NGX_DECLINED;
     }
+
+    op->write = 1;
+    op->finish = ngx_http_persona_redis_write_finish;
+    op->deadline = ngx_current_msec + rcf->timeout;
+
+    if (ngx_http_persona_redis_queue(op) != NGX_OK) {
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "persona redis: write dropped: %s", op->reason);
+        ngx_http_persona_redis_op_free(op);
+        return NGX_DECLINED;
+    }
+
+    rcf->nwrites++;
 
     return NGX_OK;
 }
 
 
-/*
- * worker_shutdown_timeout has run out (nginx set c->close on every
- * connection and closed the clients'): the lookup ends here, and it says
- * nothing of Redis, so the breaker that the next workers share does not
- * count it.
- */
+/* never counted by the breaker; logged at info at most */
 static void
-ngx_http_persona_redis_shutdown(ngx_http_persona_redis_op_t *op)
+ngx_http_persona_redis_write_finish(ngx_http_persona_redis_op_t *op)
 {
-    op->local = 1;
-    ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_ERROR, 0,
-                                "redis lookup ended: worker shutting down");
-}
+    ngx_uint_t  i;
+    redisReply  *reply;
 
+    op->conf->nwrites--;
 
-/* the keepalive pool */
-
-static void
-ngx_http_persona_redis_keepalive(ngx_http_persona_redis_conn_t *conn)
-{
-    ngx_connection_t               *c;
-    ngx_http_persona_redis_conf_t  *rcf;
-
-    c = conn->connection;
-    rcf = conn->conf;
-
-    if (ngx_terminate || ngx_exiting || rcf->pool == 0) {
-        ngx_http_persona_redis_close(conn);
-        return;
-    }
-
-    if (c->read->timer_set) {
-        ngx_del_timer(c->read);
-    }
-
-    if (c->write->timer_set) {
-        ngx_del_timer(c->write);
-    }
-
-    c->read->handler = ngx_http_persona_redis_idle_handler;
-    c->write->handler = ngx_http_persona_redis_dummy_handler;
-    c->idle = 1;
-
-    if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        ngx_http_persona_redis_close(conn);
-        return;
-    }
-
-    /*
-     * Closed after a while idle, before a NAT or a firewall forgets it
-     * silently.  Cancelable: it does not hold up a graceful shutdown,
-     * which closes idle connections itself.
-     */
-    c->read->cancelable = 1;
-    ngx_add_timer(c->read, NGX_HTTP_PERSONA_IDLE_TIMEOUT);
-
-    ngx_queue_insert_head(&rcf->idle, &conn->queue);
-    rcf->nidle++;
-
-    /* a lookup waiting for a connection takes it */
-    ngx_http_persona_redis_wake(rcf);
-
-    if (c->read->ready) {
-        ngx_http_persona_redis_idle_handler(c->read);
-    }
-}
-
-
-static void
-ngx_http_persona_redis_idle_handler(ngx_event_t *ev)
-{
-    int                             n;
-    char                            buf[1];
-    ngx_connection_t               *c;
-    ngx_http_persona_redis_conn_t  *conn;
-
-    c = ev->data;
-    conn = c->data;
-
-    if (c->close || ev->timedout) {
-        goto close;
-    }
-
-    n = recv(c->fd, buf, 1, MSG_PEEK);
-
-    if (n == -1 && ngx_socket_errno == NGX_EAGAIN) {
-        ev->ready = 0;
-
-        if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-            goto close;
+    if (op->status != NGX_HTTP_PERSONA_OK) {
+        if (!op->local) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "persona: redis write lost: %s", op->reason);
         }
 
         return;
     }
 
-close:
+    for (i = 0; i < op->n; i++) {
+        reply = op->replies[i];
 
-    /* EOF, an error, unexpected data or a graceful shutdown */
-
-    ngx_queue_remove(&conn->queue);
-    conn->conf->nidle--;
-
-    ngx_http_persona_redis_close(conn);
-}
-
-
-static void
-ngx_http_persona_redis_dummy_handler(ngx_event_t *ev)
-{
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "persona redis: idle write event");
-}
-
-
-static void
-ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn)
-{
-    ngx_http_persona_redis_conf_t  *rcf;
-
-    rcf = conn->conf;
-
-    if (conn->connection) {
-        ngx_close_connection(conn->connection);
-    }
-
-    redisReaderFree(conn->reader);
-    ngx_free(conn);
-
-    /* room for a new connection */
-    rcf->nconns--;
-    ngx_http_persona_redis_wake(rcf);
-}
-
-
-/* lookups waiting for a free connection */
-
-static void
-ngx_http_persona_redis_enqueue(ngx_http_persona_redis_op_t *op)
-{
-    ngx_http_persona_redis_conf_t  *rcf;
-
-    rcf = op->conf;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "persona redis: %ui connections busy, lookup waits "
-                   "(pool=%ui)", rcf->nconns, rcf->pool);
-
-    ngx_queue_insert_tail(&rcf->waiting, &op->queue);
-    op->queued = 1;
-
-    /* not cancelable: bounded by the lookup's timeout */
-    op->wait.handler = ngx_http_persona_redis_wait_handler;
-    op->wait.data = op;
-    op->wait.log = ngx_cycle->log;
-
-    ngx_http_persona_redis_arm(&op->wait, op, 0);
-
-    /* a connection may be free already (fifo) */
-    ngx_http_persona_redis_wake(rcf);
-}
-
-
-static void
-ngx_http_persona_redis_dequeue(ngx_http_persona_redis_op_t *op)
-{
-    ngx_queue_remove(&op->queue);
-    op->queued = 0;
-
-    if (op->wait.timer_set) {
-        ngx_del_timer(&op->wait);
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "persona: redis refused a write: \"%*s\"",
+                          (size_t) ngx_min(reply->len, 100), reply->str);
+            return;
+        }
     }
 }
 
 
-/* no connection came free within the lookup's timeout: not Redis's
- * failure (the lookups that hold the connections count if it is slow) */
-static void
-ngx_http_persona_redis_wait_handler(ngx_event_t *ev)
+/* for latency: a monotonic clock, in microseconds */
+static uint64_t
+ngx_http_persona_redis_usec(void)
 {
-    u_char                       *p;
-    ngx_http_persona_redis_op_t  *op;
+    struct timespec  ts;
 
-    op = ev->data;
+    (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
-    ngx_http_persona_redis_dequeue(op);
-
-    p = ngx_snprintf(op->reason, NGX_HTTP_PERSONA_REASON_LEN - 1,
-                     "redis lookup timed out waiting for a free "
-                     "connection (pool=%ui)", op->conf->pool);
-    *p = '\0';
-
-    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
-    ngx_http_persona_redis_free_op(op);
-}
-
-
-/*
- * Serves the waiting lookups, oldest first, while there is an idle
- * connection or room for a new one.  Run as a posted event: a connection
- * that comes free deep in another lookup's handler starts nothing there.
- */
-static void
-ngx_http_persona_redis_dispatch_handler(ngx_event_t *ev)
-{
-    ngx_queue_t                    *q;
-    ngx_http_persona_redis_op_t    *op;
-    ngx_http_persona_redis_conf_t  *rcf;
-
-    rcf = ev->data;
-
-    while (!ngx_queue_empty(&rcf->waiting)
-           && (!ngx_queue_empty(&rcf->idle) || rcf->pool == 0
-               || rcf->nconns < rcf->pool))
-    {
-        q = ngx_queue_head(&rcf->waiting);
-        op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
-
-        ngx_http_persona_redis_dequeue(op);
-
-        /* may fail at once (the handler runs then) */
-        (void) ngx_http_persona_redis_start(op, 0);
-    }
-}
-
-
-static void
-ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf)
-{
-    if (ngx_queue_empty(&rcf->waiting) || rcf->dispatch.posted) {
-        return;
-    }
-
-    if (ngx_queue_empty(&rcf->idle) && rcf->pool
-        && rcf->nconns >= rcf->pool)
-    {
-        return;
-    }
-
-    rcf->dispatch.log = ngx_cycle->log;
-    ngx_post_event(&rcf->dispatch, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op)
-{
-    if (op->wait.timer_set) {
-        ngx_del_timer(&op->wait);
-    }
-
-    redisFreeCommand(op->cmd);
-
-    if (op->setup_cmd) {
-        ngx_free(op->setup_cmd);
-    }
-
-    ngx_free(op);
+    return (uint64_t) ts.tv_sec * 1000000 + (uint64_t) ts.tv_nsec / 1000;
 }

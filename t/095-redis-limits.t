@@ -46,6 +46,25 @@ for my $name (qw(TEST_NGINX_MOCK_PORT TEST_NGINX_POOL_PORT)) {
     close $s;
 }
 
+# The complete commands (RESP arrays of bulk strings) at the start of
+# $$buf, taken out of it: a mock Redis answers each command, however many
+# one read brings (nginx pipelines them).
+sub take_commands {
+    my ($buf) = @_;
+    my $n = 0;
+    while ($$buf =~ /\A\*(\d+)\r\n/) {
+        my ($argc, $pos) = ($1, length $&);
+        for (1 .. $argc) {
+            substr($$buf, $pos) =~ /\A\$(\d+)\r\n/ or return $n;
+            $pos += length($&) + $1 + 2;
+        }
+        return $n if $pos > length $$buf;
+        substr($$buf, 0, $pos, '');
+        $n++;
+    }
+    return $n;
+}
+
 # A slow Redis that counts the connections it accepts (in a file): every
 # command gets a one-field hash after 300 ms.  One process per connection.
 my (undef, $accepts) = tempfile('persona-accepts-XXXXXX', TMPDIR => 1,
@@ -66,10 +85,12 @@ if ($mock == 0) {
         my $pid = fork;
         if (defined $pid && $pid == 0) {
             close $listener;
-            my $buf;
-            while (sysread($c, $buf, 4096)) {
+            my ($buf, $in) = ('', '');
+            while (sysread($c, $in, 4096)) {
+                $buf .= $in;
+                my $n = take_commands(\$buf) or next;
                 select(undef, undef, undef, 0.3);
-                syswrite($c, "*2\r\n\$7\r\nsegment\r\n\$4\r\nslow\r\n");
+                syswrite($c, "*2\r\n\$7\r\nsegment\r\n\$4\r\nslow\r\n" x $n);
             }
             POSIX::_exit(0);
         }

@@ -20,6 +20,25 @@ if (!$ENV{TEST_NGINX_SLOW_PORT}) {
     close $s;
 }
 
+# The complete commands (RESP arrays of bulk strings) at the start of
+# $$buf, taken out of it: a mock Redis answers each command, however many
+# one read brings (nginx pipelines them).
+sub take_commands {
+    my ($buf) = @_;
+    my $n = 0;
+    while ($$buf =~ /\A\*(\d+)\r\n/) {
+        my ($argc, $pos) = ($1, length $&);
+        for (1 .. $argc) {
+            substr($$buf, $pos) =~ /\A\$(\d+)\r\n/ or return $n;
+            $pos += length($&) + $1 + 2;
+        }
+        return $n if $pos > length $$buf;
+        substr($$buf, 0, $pos, '');
+        $n++;
+    }
+    return $n;
+}
+
 # A slow but healthy Redis: every command gets a one-field hash after
 # 400 ms, well within the lookups' timeout.  One process per connection.
 my $listener = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
@@ -35,10 +54,12 @@ if ($mock == 0) {
         my $pid = fork;
         if (defined $pid && $pid == 0) {
             close $listener;
-            my $buf;
-            while (sysread($c, $buf, 4096)) {
+            my ($buf, $in) = ('', '');
+            while (sysread($c, $in, 4096)) {
+                $buf .= $in;
+                my $n = take_commands(\$buf) or next;
                 select(undef, undef, undef, 0.4);
-                syswrite($c, "*2\r\n\$7\r\nsegment\r\n\$4\r\nslow\r\n");
+                syswrite($c, "*2\r\n\$7\r\nsegment\r\n\$4\r\nslow\r\n" x $n);
             }
             POSIX::_exit(0);
         }
@@ -105,14 +126,15 @@ run_tests();
 
 __DATA__
 
-=== TEST 1: a lookup that spent its time waiting for a pooled connection does not count toward the breaker
-Redis answers every command in 400 ms (timeout 1s); with pool=1 the third
-of three concurrent lookups gets the connection at 800 ms and times out at
-1 s: Redis had it for 200 ms only.  That lookup is "timeout" for its
-request, but the breaker (max_fails=1) stays closed: the connection waits
-on for the reply and is kept.
+=== TEST 1: concurrent lookups on pool=1 share the connection: none waits for a free one, the breaker stays closed
+Redis answers every command 400 ms after the read that brought it.  Before
+issue 10 the third of three concurrent lookups waited for the one pooled
+connection and timed out there, and that wait must not count toward the
+breaker (max_fails=1).  Since pipelining, no lookup waits for a connection:
+the three commands share it (in one write or in several), all are
+answered, no timeout, no breaker.
 --- http_config
-    persona_redis 127.0.0.1:$TEST_NGINX_SLOW_PORT pool=1 timeout=1s max_fails=1 fail_timeout=30s;
+    persona_redis 127.0.0.1:$TEST_NGINX_SLOW_PORT pool=1 timeout=2s max_fails=1 fail_timeout=30s;
 --- config
     location = /t {
         ssi on;
@@ -129,12 +151,11 @@ on for the reply and is kept.
     }
 --- request
 GET /t
---- response_body_like eval
-qr/\A(?=(?:.*?ok\|slow ){2})(?:(?:ok\|slow|timeout\|default) ){3}\z/
---- error_log
-persona: redis lookup timed out (it waited for a free connection first, pool=1)
+--- response_body eval
+"ok|slow " x 3
 --- no_error_log
 breaker opened
+[error]
 [alert]
 [crit]
 --- timeout: 5
