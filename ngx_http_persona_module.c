@@ -8,6 +8,7 @@
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
 
 
 static ngx_int_t ngx_http_persona_preconfiguration(ngx_conf_t *cf);
@@ -139,6 +140,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       offsetof(ngx_http_persona_loc_conf_t, cache_control),
       &ngx_http_persona_cache_controls },
 
+    { ngx_string("persona_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_persona_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -193,6 +201,10 @@ ngx_http_persona_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_persona_init_filters(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_persona_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

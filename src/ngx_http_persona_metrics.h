@@ -51,4 +51,15 @@ void ngx_http_persona_metrics_rules_loaded(time_t when);
 void ngx_http_persona_metrics_rules_reload_error(void);
 
 
+/*
+ * Added by the metrics glue itself (not for counting): the persona_metrics
+ * directive, the zone, and the log-phase handler that counts requests,
+ * segments and variants (installed when some location has "persona on").
+ */
+char *ngx_http_persona_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_persona_metrics_add_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_persona_metrics_init(ngx_conf_t *cf);
+
+
 #endif /* NGX_HTTP_PERSONA_METRICS_H */

@@ -12,6 +12,7 @@
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
 
 #include <sys/stat.h>
 
@@ -178,7 +179,14 @@ ngx_http_persona_ruleset(ngx_conf_t *cf, ngx_str_t *path)
     if (ngx_http_persona_rules_load(rs, &rules, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "persona_rules: %s",
                            err.msg);
+
+        /* counted by a reload (a cold start has no metrics yet) */
+        ngx_http_persona_metrics_rules_reload_error();
         return NULL;
+    }
+
+    if (path->len) {
+        ngx_http_persona_metrics_rules_loaded(ngx_time());
     }
 
     for (i = 0; i < rules->nwarnings; i++) {
@@ -403,6 +411,7 @@ ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs, ngx_log_t *log)
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "persona: rules \"%V\" changed but are invalid, the "
                       "last good rules stay: %s", &rs->path, err.msg);
+        ngx_http_persona_metrics_rules_reload_error();
         return;
     }
 
@@ -417,6 +426,8 @@ ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs, ngx_log_t *log)
     rs->current = ref;
     rs->signature = ngx_http_persona_rules_signature(&rs->path, rules);
     rs->bad_signature = 0;
+
+    ngx_http_persona_metrics_rules_loaded(ngx_time());
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "persona: rules \"%V\" reloaded", &rs->path);
