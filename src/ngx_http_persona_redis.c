@@ -15,6 +15,7 @@
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
 
 
 #define NGX_HTTP_PERSONA_BREAKER_CLOSED    0
@@ -51,6 +52,7 @@ struct ngx_http_persona_redis_op_s {
     size_t                             received;
     ngx_msec_t                         deadline;
     ngx_msec_t                         start;     /* got a connection */
+    uint64_t                           begun;     /* usec, for metrics */
     ngx_queue_t                        queue;     /* in rcf->waiting */
     ngx_event_t                        wait;      /* its timeout there */
     unsigned                           queued:1;
@@ -93,6 +95,7 @@ static void ngx_http_persona_redis_idle_handler(ngx_event_t *ev);
 static void ngx_http_persona_redis_dummy_handler(ngx_event_t *ev);
 static void ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op);
+static uint64_t ngx_http_persona_redis_usec(void);
 static void ngx_http_persona_breaker_report(
     ngx_http_persona_redis_conf_t *rcf, ngx_uint_t failed);
 static ngx_int_t ngx_http_persona_shm_init(ngx_shm_zone_t *shm_zone,
@@ -497,6 +500,8 @@ ngx_http_persona_breaker_report(ngx_http_persona_redis_conf_t *rcf,
     ngx_shmtx_unlock(&shpool->mutex);
 
     if (opened) {
+        ngx_http_persona_metrics_breaker_trip();
+
         ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
                       "persona: redis \"%V\" failed %ui times within %Mms, "
                       "breaker opened: lookups skipped for %Mms",
@@ -572,6 +577,7 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
     op->handler = handler;
     op->data = data;
     op->deadline = ngx_current_msec + rcf->timeout;
+    op->begun = ngx_http_persona_redis_usec();
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
                    "persona redis: %s \"%V\"", argv[0], key);
@@ -792,6 +798,9 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
     }
 
     rcf->nconns++;
+
+    ngx_http_persona_metrics_redis_connect();
+    ngx_http_persona_metrics_redis_conns(1);
 
     c = pc.connection;
     c->data = conn;
@@ -1084,6 +1093,9 @@ ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
 
     ngx_http_persona_breaker_report(op->conf, 0);
 
+    ngx_http_persona_metrics_redis_latency(
+        (ngx_msec_t) (ngx_http_persona_redis_usec() - op->begun));
+
     ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_OK, reply);
 
     freeReplyObject(reply);
@@ -1162,6 +1174,12 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
         (void) ngx_http_persona_redis_start(op, 0);
         return;
     }
+
+    /* the failures the breaker counts, by kind */
+    ngx_http_persona_metrics_redis_error(
+        status == NGX_HTTP_PERSONA_TIMEOUT ? NGX_HTTP_PERSONA_REDIS_ERR_TIMEOUT
+        : op->received == 0 ? NGX_HTTP_PERSONA_REDIS_ERR_CONNECT
+                            : NGX_HTTP_PERSONA_REDIS_ERR_PROTOCOL);
 
     ngx_http_persona_breaker_report(op->conf, 1);
 
@@ -1374,6 +1392,8 @@ ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn)
     redisReaderFree(conn->reader);
     ngx_free(conn);
 
+    ngx_http_persona_metrics_redis_conns(-1);
+
     /* room for a new connection */
     rcf->nconns--;
     ngx_http_persona_redis_wake(rcf);
@@ -1503,4 +1523,16 @@ ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op)
     }
 
     ngx_free(op);
+}
+
+
+/* the wall clock in microseconds, for persona_redis_latency_seconds */
+static uint64_t
+ngx_http_persona_redis_usec(void)
+{
+    struct timeval  tv;
+
+    ngx_gettimeofday(&tv);
+
+    return (uint64_t) tv.tv_sec * 1000000 + tv.tv_usec;
 }
