@@ -84,7 +84,7 @@ static ngx_int_t ngx_http_persona_metrics_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static ngx_http_persona_metrics_zone_t *ngx_http_persona_metrics_get(void);
 static void ngx_http_persona_metrics_series(ngx_uint_t kind, u_char *a,
-    size_t alen, u_char *b, size_t blen);
+    size_t alen, u_char *b, size_t blen, ngx_atomic_int_t n);
 static ngx_int_t ngx_http_persona_metrics_log_handler(ngx_http_request_t *r);
 static ngx_uint_t ngx_http_persona_metrics_known_segment(
     persona_rules_t *rules, ngx_str_t *name);
@@ -422,7 +422,7 @@ void
 ngx_http_persona_metrics_goal(ngx_str_t *goal)
 {
     ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_GOAL,
-                                    goal->data, goal->len, NULL, 0);
+                                    goal->data, goal->len, NULL, 0, 1);
 }
 
 
@@ -455,10 +455,10 @@ ngx_http_persona_metrics_rules_reload_error(void)
  */
 static void
 ngx_http_persona_metrics_series(ngx_uint_t kind, u_char *a, size_t alen,
-    u_char *b, size_t blen)
+    u_char *b, size_t blen, ngx_atomic_int_t n)
 {
     uint32_t                          hash;
-    ngx_uint_t                        i, n, locked;
+    ngx_uint_t                        i, probe, locked;
     ngx_http_persona_series_t        *s;
     ngx_http_persona_metrics_sh_t    *sh;
     ngx_http_persona_metrics_zone_t  *zone;
@@ -472,7 +472,7 @@ ngx_http_persona_metrics_series(ngx_uint_t kind, u_char *a, size_t alen,
     sh = zone->sh;
 
     if (alen + blen > NGX_HTTP_PERSONA_METRICS_KEY || alen == 0) {
-        (void) ngx_atomic_fetch_add(&sh->series_dropped, 1);
+        (void) ngx_atomic_fetch_add(&sh->series_dropped, n);
         return;
     }
 
@@ -489,7 +489,7 @@ again:
 
     i = hash % NGX_HTTP_PERSONA_METRICS_SLOTS;
 
-    for (n = 0; n < NGX_HTTP_PERSONA_METRICS_SLOTS; n++) {
+    for (probe = 0; probe < NGX_HTTP_PERSONA_METRICS_SLOTS; probe++) {
         s = &sh->series[i];
 
         if (!s->ready) {
@@ -505,7 +505,10 @@ again:
                 ngx_shmtx_unlock(&zone->shpool->mutex);
             }
 
-            (void) ngx_atomic_fetch_add(&s->value, 1);
+            if (n) {
+                (void) ngx_atomic_fetch_add(&s->value, n);
+            }
+
             return;
         }
 
@@ -519,12 +522,12 @@ again:
         goto again;
     }
 
-    if (n == NGX_HTTP_PERSONA_METRICS_SLOTS
+    if (probe == NGX_HTTP_PERSONA_METRICS_SLOTS
         || sh->nseries >= NGX_HTTP_PERSONA_METRICS_SERIES)
     {
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        if (ngx_atomic_fetch_add(&sh->series_dropped, 1) == 0) {
+        if (ngx_atomic_fetch_add(&sh->series_dropped, n) == 0) {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "persona: metrics hold at most %d label series, "
                           "\"%*s\" not counted",
@@ -538,7 +541,7 @@ again:
     s->len = (uint16_t) alen;
     s->len2 = (uint16_t) blen;
     ngx_memcpy(s->key, key, alen + blen);
-    s->value = 1;
+    s->value = n;
 
     ngx_memory_barrier();
 
@@ -546,6 +549,47 @@ again:
     sh->nseries++;
 
     ngx_shmtx_unlock(&zone->shpool->mutex);
+}
+
+
+/*
+ * The series a rule set can produce, at 0, so that rate() sees their
+ * first count: its segments, the default, and each variant of each
+ * experiment.  Called by a worker for the rules it starts with and for
+ * each version auto-reload brings.
+ */
+void
+ngx_http_persona_metrics_rules(persona_rules_t *rules)
+{
+    size_t                 i, j;
+    persona_experiment_t  *x;
+
+    if (ngx_http_persona_metrics_get() == NULL) {
+        return;
+    }
+
+    for (i = 0; i < rules->nsegments; i++) {
+        if (rules->segments[i].name.len) {
+            ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_SEGMENT,
+                                  (u_char *) rules->segments[i].name.data,
+                                  rules->segments[i].name.len, NULL, 0, 0);
+        }
+    }
+
+    ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_SEGMENT,
+                                  (u_char *) rules->default_segment.data,
+                                  rules->default_segment.len, NULL, 0, 0);
+
+    for (i = 0; i < rules->nexperiments; i++) {
+        x = &rules->experiments[i];
+
+        for (j = 0; j < x->nvariants; j++) {
+            ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_VARIANT,
+                                  (u_char *) x->name.data, x->name.len,
+                                  (u_char *) x->variants[j].name.data,
+                                  x->variants[j].name.len, 0);
+        }
+    }
 }
 
 
@@ -594,7 +638,7 @@ ngx_http_persona_metrics_log_handler(ngx_http_request_t *r)
     }
 
     ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_SEGMENT,
-                                    segment.data, segment.len, NULL, 0);
+                                    segment.data, segment.len, NULL, 0, 1);
 
     if (ctx->variants == NULL) {
         return NGX_OK;
@@ -610,7 +654,7 @@ ngx_http_persona_metrics_log_handler(ngx_http_request_t *r)
         ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_VARIANT,
                               (u_char *) rules->experiments[i].name.data,
                               rules->experiments[i].name.len,
-                              (u_char *) v->name.data, v->name.len);
+                              (u_char *) v->name.data, v->name.len, 1);
     }
 
     return NGX_OK;

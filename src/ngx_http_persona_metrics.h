@@ -13,6 +13,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "persona_rules.h"
+
 
 /* persona_redis_errors_total{kind} */
 typedef enum {
@@ -60,6 +62,8 @@ char *ngx_http_persona_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 ngx_int_t ngx_http_persona_metrics_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_http_persona_metrics_init(ngx_conf_t *cf);
+/* the series a rule set can produce, at 0 (rules glue, in a worker) */
+void ngx_http_persona_metrics_rules(persona_rules_t *rules);
 
 
 #endif /* NGX_HTTP_PERSONA_METRICS_H */

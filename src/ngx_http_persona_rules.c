@@ -331,7 +331,9 @@ ngx_http_persona_rules_cleanup(void *data)
 ngx_int_t
 ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                     i;
     ngx_event_t                   *ev;
+    ngx_http_persona_ruleset_t   **rsp;
     ngx_http_persona_main_conf_t  *mcf;
 
     /* init_process also runs in the cache manager and loader */
@@ -342,6 +344,17 @@ ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
     }
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_persona_module);
+
+    if (mcf) {
+        /* the series these rules can produce, at 0 */
+        rsp = mcf->rulesets.elts;
+
+        for (i = 0; i < mcf->rulesets.nelts; i++) {
+            if (rsp[i]->current) {
+                ngx_http_persona_metrics_rules(rsp[i]->current->rules);
+            }
+        }
+    }
 
     if (mcf == NULL
         || mcf->rules_auto_reload == 0
@@ -428,6 +441,7 @@ ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs, ngx_log_t *log)
     rs->bad_signature = 0;
 
     ngx_http_persona_metrics_rules_loaded(ngx_time());
+    ngx_http_persona_metrics_rules(rules);
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "persona: rules \"%V\" reloaded", &rs->path);

@@ -235,13 +235,21 @@ __DATA__
 
 
 
-=== TEST 3: headers: text format 0.0.4, never cached; persona left alone
+=== TEST 3: headers: text format 0.0.4, never cached; the rules' series at 0
 --- request
 GET /metrics
 --- response_headers
 Content-Type: text/plain; version=0.0.4
 Cache-Control: no-store
---- response_body_like: \A# HELP persona_requests_total .*persona_requests_total\{status="ok"\} 0\n
+--- response_body_like eval
+main::metrics_like(
+    'persona_requests_total{status="ok"}' => 0,
+    'persona_segment_total{segment="vip"}' => 0,
+    'persona_segment_total{segment="everyone"}' => 0,
+    'persona_variant_total{experiment="hero-copy",variant="control"}' => 0,
+    'persona_variant_total{experiment="hero-copy",variant="urgency"}' => 0)
+. '(?=# HELP persona_requests_total )'
+. '(?!.*^persona_segment_total\{segment="\(other\)")(?!.*gold-cdp)'
 --- no_error_log
 [error]
 [alert]
@@ -388,6 +396,7 @@ main::replace_rules('{ "segments": [ { "name": "x", "when": { "profile.tier": { 
 --- response_body_like eval
 ["^ok\$",
  main::metrics_like('persona_requests_total{status="ok"}' => 1,
+                    'persona_segment_total{segment="default"}' => 1,
                     'persona_redis_latency_seconds_count' => 1),
  main::metrics_like('persona_requests_total{status="ok"}' => 1,
                     'persona_requests_total{status="off"}' => 0,
