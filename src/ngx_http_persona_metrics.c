@@ -527,7 +527,8 @@ again:
     {
         ngx_shmtx_unlock(&zone->shpool->mutex);
 
-        if (ngx_atomic_fetch_add(&sh->series_dropped, n) == 0) {
+        /* a series registered at 0 loses no count, and says nothing */
+        if (n && ngx_atomic_fetch_add(&sh->series_dropped, n) == 0) {
             ngx_log_error(NGX_LOG_WARN, ngx_cycle->log, 0,
                           "persona: metrics hold at most %d label series, "
                           "\"%*s\" not counted",

@@ -50,6 +50,12 @@ our $Rules = <<'JSON';
 }
 JSON
 
+# 800 segments: more label series than the table holds (768)
+our $ManyRules = '{ "segments": [ '
+    . join(', ', map { qq'{ "name": "s$_", "when": { "arg.s": "$_" } }' }
+                     0 .. 799)
+    . ' ], "default": "everyone" }';
+
 # A regex that holds when each "series value" is a whole line of the page
 # (in any order).
 sub metrics_like {
@@ -401,6 +407,25 @@ main::replace_rules('{ "segments": [ { "name": "x", "when": { "profile.tier": { 
  main::metrics_like('persona_requests_total{status="ok"}' => 1,
                     'persona_requests_total{status="off"}' => 0,
                     'persona_redis_latency_seconds_count' => 1)]
+--- no_error_log
+[error]
+[alert]
+[emerg]
+
+
+
+=== TEST 11: a full table of label series: the counts it drops are counted
+--- user_files eval: ">>> rules.json\n$main::ManyRules"
+--- request eval
+["GET /t?s=5", "GET /t?s=799", "GET /t?s=798", "GET /metrics"]
+--- response_body_like eval
+["^anonymous\\|s5\\|\$", "^anonymous\\|s799\\|\$", "^anonymous\\|s798\\|\$",
+ main::metrics_like(
+    'persona_segment_total{segment="s5"}' => 1,
+    'persona_segment_total{segment="s767"}' => 0,
+    'persona_metrics_series_dropped_total' => 2,
+    'persona_requests_total{status="anonymous"}' => 3)
+ . '(?!.*segment="s799")(?!.*segment="everyone")']
 --- no_error_log
 [error]
 [alert]
