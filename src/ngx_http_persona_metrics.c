@@ -13,6 +13,7 @@
 #include "ngx_http_persona_module.h"
 #include "ngx_http_persona_metrics.h"
 #include "ngx_http_persona_metrics_zone.h"
+#include "persona_prom.h"
 
 
 static ngx_int_t ngx_http_persona_metrics_init_zone(ngx_shm_zone_t *shm_zone,
@@ -27,7 +28,7 @@ static ngx_uint_t ngx_http_persona_metrics_known_segment(
 static ngx_str_t  ngx_http_persona_metrics_zone_name =
     ngx_string("persona_metrics");
 
-static ngx_msec_t  ngx_http_persona_metrics_bounds[] = {
+static const uint64_t  ngx_http_persona_metrics_bounds[] = {
     500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000
 };
 
@@ -246,11 +247,8 @@ ngx_http_persona_metrics_redis_latency(ngx_msec_t usec)
         return;
     }
 
-    for (i = 0; i < NGX_HTTP_PERSONA_METRICS_BUCKETS; i++) {
-        if (usec <= ngx_http_persona_metrics_bounds[i]) {
-            break;
-        }
-    }
+    i = persona_prom_bucket(ngx_http_persona_metrics_bounds,
+                            NGX_HTTP_PERSONA_METRICS_BUCKETS, usec);
 
     (void) ngx_atomic_fetch_add(&zone->sh->latency_usec,
                                 (ngx_atomic_int_t) usec);

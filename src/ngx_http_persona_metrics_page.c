@@ -6,6 +6,7 @@
 #include "ngx_http_persona_module.h"
 #include "ngx_http_persona_metrics.h"
 #include "ngx_http_persona_metrics_zone.h"
+#include "persona_prom.h"
 
 
 static ngx_int_t ngx_http_persona_metrics_handler(ngx_http_request_t *r);
@@ -372,33 +373,11 @@ ngx_http_persona_metrics_labeled(u_char *p, u_char *last,
 }
 
 
-/* a label value: backslash, double quote and line feed are escaped */
+/* a label value, escaped (persona_prom.c) */
 static u_char *
 ngx_http_persona_metrics_escape(u_char *p, u_char *last, u_char *s,
     size_t len)
 {
-    u_char  c;
-
-    while (len-- && last - p >= 2) {
-        c = *s++;
-
-        switch (c) {
-
-        case '\\':
-        case '"':
-            *p++ = '\\';
-            *p++ = c;
-            break;
-
-        case '\n':
-            *p++ = '\\';
-            *p++ = 'n';
-            break;
-
-        default:
-            *p++ = c;
-        }
-    }
-
-    return p;
+    return p + persona_prom_escape((char *) p, last - p, (const char *) s,
+                                   len);
 }
