@@ -8,6 +8,7 @@
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
 
 
 static ngx_int_t ngx_http_persona_preconfiguration(ngx_conf_t *cf);
@@ -146,6 +147,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       offsetof(ngx_http_persona_loc_conf_t, preview_token),
       &ngx_http_persona_preview_token_post },
 
+    { ngx_string("persona_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_persona_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -200,6 +208,10 @@ ngx_http_persona_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_persona_init_filters(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_persona_metrics_init(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 

@@ -11,7 +11,7 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            liblist-moreutils-perl libmaxmind-db-writer-perl clang
            libclang-rt-14-dev curl
            liburi-perl libhttp-message-perl libio-socket-ssl-perl
-           libipc-run-perl"
+           libipc-run-perl python3 python3-prometheus-client"
 demo_pkgs="$build_pkgs redis-server redis-tools curl"
 # libnginx-mod-http-lua + lua-nginx-redis: the OpenResty-style peer of
 # make bench (the same job in Lua, loaded into the same /usr/sbin/nginx)

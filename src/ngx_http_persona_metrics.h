@@ -13,6 +13,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 
+#include "persona_rules.h"
+
 
 /* persona_redis_errors_total{kind} */
 typedef enum {
@@ -49,6 +51,19 @@ void ngx_http_persona_metrics_goal(ngx_str_t *goal);
 /* rules */
 void ngx_http_persona_metrics_rules_loaded(time_t when);
 void ngx_http_persona_metrics_rules_reload_error(void);
+
+
+/*
+ * Added by the metrics glue itself (not for counting): the persona_metrics
+ * directive, the zone, and the log-phase handler that counts requests,
+ * segments and variants (installed when some location has "persona on").
+ */
+char *ngx_http_persona_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_persona_metrics_add_zone(ngx_conf_t *cf);
+ngx_int_t ngx_http_persona_metrics_init(ngx_conf_t *cf);
+/* the series a rule set can produce, at 0 (rules glue, in a worker) */
+void ngx_http_persona_metrics_rules(persona_rules_t *rules);
 
 
 #endif /* NGX_HTTP_PERSONA_METRICS_H */

@@ -324,6 +324,33 @@ ngx_http_persona_shm_init(ngx_shm_zone_t *shm_zone, void *data)
 
 /* the breaker */
 
+/* for persona_breaker_open: a read of one word, no lock */
+ngx_uint_t
+ngx_http_persona_redis_breaker_open(ngx_http_persona_redis_conf_t *rcf)
+{
+    ngx_http_persona_breaker_t  *b;
+
+    b = rcf->breaker;
+
+    if (rcf->max_fails == 0 || b == NULL) {
+        return 0;
+    }
+
+    switch (b->state) {
+
+    case NGX_HTTP_PERSONA_BREAKER_OPEN:
+        /* past open_until the next lookup is the probe */
+        return (ngx_msec_int_t) (ngx_current_msec - b->open_until) < 0;
+
+    case NGX_HTTP_PERSONA_BREAKER_PROBING:
+        return 1;
+
+    default:
+        return 0;
+    }
+}
+
+
 ngx_int_t
 ngx_http_persona_redis_allow(ngx_http_persona_redis_conf_t *rcf,
     ngx_log_t *log)

@@ -92,6 +92,9 @@ char *ngx_http_persona_redis_parse(ngx_conf_t *cf,
     ngx_http_persona_redis_conf_t *rcf);
 ngx_int_t ngx_http_persona_redis_allow(ngx_http_persona_redis_conf_t *rcf,
     ngx_log_t *log);
+/* 1 while the breaker skips lookups (open, or one probe under way) */
+ngx_uint_t ngx_http_persona_redis_breaker_open(
+    ngx_http_persona_redis_conf_t *rcf);
 
 /* n >= 1 commands sent together (one write, in order); their replies
  * come back together.  The profile read is cmds[0]; cap counter reads

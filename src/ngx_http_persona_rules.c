@@ -12,6 +12,7 @@
  */
 
 #include "ngx_http_persona_module.h"
+#include "ngx_http_persona_metrics.h"
 
 #include <sys/stat.h>
 
@@ -178,7 +179,14 @@ ngx_http_persona_ruleset(ngx_conf_t *cf, ngx_str_t *path)
     if (ngx_http_persona_rules_load(rs, &rules, &err) != NGX_OK) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "persona_rules: %s",
                            err.msg);
+
+        /* counted by a reload (a cold start has no metrics yet) */
+        ngx_http_persona_metrics_rules_reload_error();
         return NULL;
+    }
+
+    if (path->len) {
+        ngx_http_persona_metrics_rules_loaded(ngx_time());
     }
 
     for (i = 0; i < rules->nwarnings; i++) {
@@ -323,7 +331,9 @@ ngx_http_persona_rules_cleanup(void *data)
 ngx_int_t
 ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
 {
+    ngx_uint_t                     i;
     ngx_event_t                   *ev;
+    ngx_http_persona_ruleset_t   **rsp;
     ngx_http_persona_main_conf_t  *mcf;
 
     /* init_process also runs in the cache manager and loader */
@@ -334,6 +344,17 @@ ngx_http_persona_rules_init_worker(ngx_cycle_t *cycle)
     }
 
     mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_persona_module);
+
+    if (mcf) {
+        /* the series these rules can produce, at 0 */
+        rsp = mcf->rulesets.elts;
+
+        for (i = 0; i < mcf->rulesets.nelts; i++) {
+            if (rsp[i]->current) {
+                ngx_http_persona_metrics_rules(rsp[i]->current->rules);
+            }
+        }
+    }
 
     if (mcf == NULL
         || mcf->rules_auto_reload == 0
@@ -403,6 +424,7 @@ ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs, ngx_log_t *log)
         ngx_log_error(NGX_LOG_ERR, log, 0,
                       "persona: rules \"%V\" changed but are invalid, the "
                       "last good rules stay: %s", &rs->path, err.msg);
+        ngx_http_persona_metrics_rules_reload_error();
         return;
     }
 
@@ -417,6 +439,9 @@ ngx_http_persona_rules_check(ngx_http_persona_ruleset_t *rs, ngx_log_t *log)
     rs->current = ref;
     rs->signature = ngx_http_persona_rules_signature(&rs->path, rules);
     rs->bad_signature = 0;
+
+    ngx_http_persona_metrics_rules_loaded(ngx_time());
+    ngx_http_persona_metrics_rules(rules);
 
     ngx_log_error(NGX_LOG_NOTICE, log, 0,
                   "persona: rules \"%V\" reloaded", &rs->path);

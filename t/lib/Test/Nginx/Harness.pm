@@ -847,6 +847,8 @@ sub check_body {
     my $name = $block->name;
     my $body = $res ? $res->{body} : undef;
 
+    $body = filter_body($block, $body, $idx) if defined $body;
+
     if (defined $block->response_body) {
         my $want = indexed($block, 'response_body', $idx, $need_array);
         $want = expand_port($want) if defined $want && !ref $want;
@@ -872,6 +874,69 @@ sub check_body {
             Test::More::unlike($body, qr/$pat/s, $desc);
         }
     }
+}
+
+
+# --- response_body_filters: names (uc, lc, ucfirst, lcfirst, length,
+# md5_hex, sha1_hex) or code refs, applied in order to the body before
+# response_body(_like) compare it; a list of lists gives each request of
+# the block its own filters (as in Test::Nginx::Socket).
+sub filter_body {
+    my ($block, $body, $idx) = @_;
+    my $name = $block->name;
+    my $filters = $block->response_body_filters;
+
+    return $body unless defined $filters;
+
+    if (!ref $filters) {
+        (my $list = $filters) =~ s/^\s+|\s+$//gs;
+        $filters = [split /\s+/, $list];
+    } elsif (ref $filters ne 'ARRAY') {
+        $filters = [$filters];
+    }
+
+    if (@$filters && ref $filters->[0] eq 'ARRAY') {
+        for my $elem (@$filters) {
+            bail_out("$name - the --- response_body_filters two-dimensional "
+                     . "array only be like [[uc], [lc]] not [[uc], lc]")
+                if ref $elem ne 'ARRAY';
+        }
+        $filters = $filters->[$idx];
+        bail_out("$name - the ---response_body_filters two-dimensional "
+                 . "array unmatch the specified request($idx)")
+            unless defined $filters;
+    }
+
+    for my $f (@$filters) {
+        if (ref $f eq 'CODE') {
+            $body = $f->($body);
+        } elsif (ref $f) {
+            bail_out("$name - the --- response_body_filters section only "
+                     . "supports subroutine reference values and string "
+                     . "values");
+        } elsif ($f eq 'md5_hex') {
+            require Digest::MD5;
+            $body = Digest::MD5::md5_hex($body);
+        } elsif ($f eq 'sha1_hex') {
+            require Digest::SHA;
+            $body = Digest::SHA::sha1_hex($body);
+        } elsif ($f eq 'uc') {
+            $body = uc $body;
+        } elsif ($f eq 'lc') {
+            $body = lc $body;
+        } elsif ($f eq 'ucfirst') {
+            $body = ucfirst $body;
+        } elsif ($f eq 'lcfirst') {
+            $body = lcfirst $body;
+        } elsif ($f eq 'length') {
+            $body = length $body;
+        } else {
+            bail_out("$name - unknown filter, \"$f\", specified in the "
+                     . "--- response_body_filters section");
+        }
+    }
+
+    return $body;
 }
 
 
