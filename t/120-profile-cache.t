@@ -172,7 +172,7 @@ persona cache: stored "persona:profile:pc-hit" (
 === TEST 6: ttl over: Redis is asked again (and fails: no stale)
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=300ms max_fails=0;
-    persona_profile_cache zone=profiles:1m ttl=200ms stale=0;
+    persona_profile_cache zone=profiles:1m ttl=1s stale=0;
     limit_req_zone $server_name zone=pause:32k rate=2r/s;
 --- config
     location = /t {
@@ -190,9 +190,9 @@ persona cache: stored "persona:profile:pc-hit" (
 --- tcp_listen eval: $ENV{TEST_NGINX_MOCK_PORT}
 --- tcp_reply eval: "*4\r\n\$7\r\nsegment\r\n\$3\r\nvip\r\n\$4\r\ntier\r\n\$4\r\ngold\r\n"
 --- request eval
-["GET /t?id=pc-ttl", "GET /t?id=pc-ttl", "GET /pause", "GET /pause", "GET /t?id=pc-ttl"]
+["GET /t?id=pc-ttl", "GET /t?id=pc-ttl", "GET /pause", "GET /pause", "GET /pause", "GET /pause", "GET /t?id=pc-ttl"]
 --- response_body eval
-["ok|miss|vip|gold\n", "ok|hit|vip|gold\n", "paused\n", "paused\n", "timeout|miss|default|\n"]
+["ok|miss|vip|gold\n", "ok|hit|vip|gold\n", "paused\n", "paused\n", "paused\n", "paused\n", "timeout|miss|default|\n"]
 --- no_error_log
 [alert]
 [crit]
@@ -203,7 +203,7 @@ stale profile served
 === TEST 7: negative_ttl over: Redis is asked again
 --- http_config
     persona_redis 127.0.0.1:$TEST_NGINX_MOCK_PORT timeout=300ms max_fails=0;
-    persona_profile_cache zone=profiles:1m negative_ttl=200ms stale=1h;
+    persona_profile_cache zone=profiles:1m negative_ttl=1s stale=1h;
     limit_req_zone $server_name zone=pause:32k rate=2r/s;
 --- config
     location = /t {
@@ -221,9 +221,9 @@ stale profile served
 --- tcp_listen eval: $ENV{TEST_NGINX_MOCK_PORT}
 --- tcp_reply eval: "*0\r\n"
 --- request eval
-["GET /t?id=pc-nf", "GET /t?id=pc-nf", "GET /pause", "GET /pause", "GET /t?id=pc-nf"]
+["GET /t?id=pc-nf", "GET /t?id=pc-nf", "GET /pause", "GET /pause", "GET /pause", "GET /pause", "GET /t?id=pc-nf"]
 --- response_body eval
-["miss|miss|default|\n", "miss|hit|default|\n", "paused\n", "paused\n", "timeout|miss|default|\n"]
+["miss|miss|default|\n", "miss|hit|default|\n", "paused\n", "paused\n", "paused\n", "paused\n", "timeout|miss|default|\n"]
 --- no_error_log
 [alert]
 [crit]
