@@ -11,6 +11,7 @@
 # second and later requests by about 500 ms each.
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
+use POSIX ();
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
@@ -47,6 +48,53 @@ redis('HSET', 'persona:profile:pc-huge', 'segment', 'huge',
 # how long the mock Redis holds its answer while the requests pile up
 our $Hold = $ENV{TEST_NGINX_USE_VALGRIND} ? 4 : 1;
 
+# A mock Redis for the last test: it never answers; $Hold after a query
+# arrives it tells nginx to quit, so that worker_shutdown_timeout ends
+# the requests waiting for that lookup.
+if (!$ENV{TEST_NGINX_QUIT_PORT}) {
+    my $s = IO::Socket::INET->new(Listen => 1, LocalAddr => '127.0.0.1',
+                                  LocalPort => 0, ReuseAddr => 1)
+        or die "no free port: $!\n";
+    $ENV{TEST_NGINX_QUIT_PORT} = $s->sockport;
+    close $s;
+}
+
+my $qlistener = IO::Socket::INET->new(Listen => 64, LocalAddr => '127.0.0.1',
+                                      LocalPort => $ENV{TEST_NGINX_QUIT_PORT},
+                                      ReuseAddr => 1)
+    or die "cannot listen on $ENV{TEST_NGINX_QUIT_PORT}: $!\n";
+my $owner = $$;
+my $qmock = fork // die "fork: $!\n";
+
+if ($qmock == 0) {
+    $SIG{CHLD} = 'IGNORE';
+    my $servroot = $ENV{TEST_NGINX_SERVROOT} // 't/servroot';
+    while (my $c = $qlistener->accept) {
+        my $pid = fork;
+        if (defined $pid && $pid == 0) {
+            close $qlistener;
+            my $buf;
+            if (sysread($c, $buf, 4096)) {
+                select undef, undef, undef, $Hold;
+                if (open my $f, '<', "$servroot/logs/nginx.pid") {
+                    my $master = <$f>;
+                    chomp $master;
+                    kill 'QUIT', $master if $master;
+                }
+            }
+            sleep 10;
+            POSIX::_exit(0);
+        }
+        close $c;
+    }
+    POSIX::_exit(0);
+}
+
+close $qlistener;
+END { kill 'TERM', $qmock if $$ == $owner && $qmock }
+
+# the last test shuts nginx down gracefully: with a master process only
+master_on();
 worker_connections(1024);
 no_long_string();
 no_shuffle();
@@ -483,3 +531,65 @@ fanned out
 [error]
 [alert]
 [crit]
+
+
+
+=== TEST 15: requests waiting for a shared lookup are ended by a graceful shutdown: no crash, the old worker exits
+The mock never answers and tells nginx to quit; at worker_shutdown_timeout
+nginx closes every connection: the waiting requests leave the lookup
+(the one that started it first or not: it carries on for the others) or
+get its end, in whatever order nginx visits them.
+--- main_config
+    worker_shutdown_timeout 300ms;
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_QUIT_PORT timeout=30s max_fails=0;
+    persona_profile_cache zone=profiles:1m;
+--- config
+    location = /t {
+        persona on;
+        persona_id $arg_id;
+        return 200 "$persona_status|$persona_cache|$persona_segment|$persona_profile_tier\n";
+    }
+    location = /fan {
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        mirror /m;
+        proxy_pass http://127.0.0.1:$server_port/ok;
+    }
+    location = /m {
+        internal;
+        proxy_pass http://127.0.0.1:$server_port/t?id=pc-quit;
+    }
+    location = /ok {
+        return 200 "fanned out\n";
+    }
+--- request
+GET /fan
+--- ignore_response
+--- timeout: 15
+--- wait eval: $main::Hold + 2
+--- error_log
+persona cache: waiting for the lookup of "persona:profile:pc-quit"
+gracefully shutting down
+exit
+--- no_error_log
+[alert]
+[crit]
+exited on signal
