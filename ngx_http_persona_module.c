@@ -91,6 +91,13 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       offsetof(ngx_http_persona_main_conf_t, geo),
       NULL },
 
+    { ngx_string("persona_profile_cache"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_persona_profile_cache_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("persona_profile_format"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_enum_slot,

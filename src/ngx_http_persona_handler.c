@@ -136,14 +136,16 @@ static ngx_int_t
 ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     ngx_http_persona_ctx_t *ctx)
 {
-    size_t                         argvlen[2];
-    ngx_int_t                      rc;
-    ngx_str_t                      key;
-    const char                    *argv[2];
-    ngx_http_cleanup_t            *cln;
-    ngx_http_persona_redis_cmd_t   cmd;
-    ngx_http_persona_redis_op_t   *op;
-    ngx_http_persona_main_conf_t  *mcf;
+    void                              *data;
+    size_t                             argvlen[2];
+    ngx_int_t                          rc;
+    ngx_str_t                          key;
+    const char                        *argv[2];
+    ngx_http_cleanup_t                *cln;
+    ngx_http_persona_redis_cmd_t       cmd;
+    ngx_http_persona_redis_op_t       *op;
+    ngx_http_persona_main_conf_t      *mcf;
+    ngx_http_persona_redis_handler_pt  handler;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_persona_module);
 
@@ -179,15 +181,31 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         goto done;
     }
 
+    if (ngx_http_complex_value(r, lcf->profile_key, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    /* persona_profile_cache: a fresh entry, or a lookup under way */
+    rc = ngx_http_persona_profile_cache_lookup(r, ctx, &key);
+
+    if (rc == NGX_OK) {
+        goto done;
+    }
+
+    if (rc == NGX_AGAIN) {
+        goto wait;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     if (ngx_http_persona_redis_allow(mcf->redis, r->connection->log)
         != NGX_OK)
     {
         ctx->status = NGX_HTTP_PERSONA_BREAKER;
+        ngx_http_persona_profile_cache_result(r, ctx);
         goto done;
-    }
-
-    if (ngx_http_complex_value(r, lcf->profile_key, &key) != NGX_OK) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     cln = ngx_http_cleanup_add(r, 0);
@@ -214,9 +232,14 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     cmd.argv = argv;
     cmd.argvlen = argvlen;
 
+    handler = ngx_http_persona_lookup_done;
+    data = ctx;
+
+    /* requests missing the same key meanwhile wait for this lookup */
+    ngx_http_persona_profile_cache_share(r, ctx, &handler, &data);
+
     op = ngx_http_persona_redis_lookup(mcf->redis, &cmd, 1,
-                                       r->connection->log,
-                                       ngx_http_persona_lookup_done, ctx);
+                                       r->connection->log, handler, data);
 
     if (ctx->done) {
         /* finished (or failed) before the lookup returned */
@@ -228,10 +251,14 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
                       "persona: could not start a redis lookup, "
                       "page served without profile");
         ctx->status = NGX_HTTP_PERSONA_ERROR;
+        ngx_http_persona_profile_cache_result(r, ctx);
         goto done;
     }
 
     ctx->op = op;
+
+wait:
+
     ctx->waiting = 1;
 
     r->main->count++;
@@ -341,6 +368,9 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
     }
 
 done:
+
+    /* store what Redis said, or serve a stale profile */
+    ngx_http_persona_profile_cache_result(r, ctx);
 
     ngx_http_persona_rules_evaluate(r, ctx);
     ctx->done = 1;

@@ -58,6 +58,19 @@ typedef struct ngx_http_persona_geo_req_s  ngx_http_persona_geo_req_t;
 typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
 
 
+/* persona_profile_cache (ngx_http_persona_profile_cache.c); opaque
+ * elsewhere */
+typedef struct ngx_http_persona_profile_cache_s
+    ngx_http_persona_profile_cache_t;
+typedef struct ngx_http_persona_pcache_waiter_s
+    ngx_http_persona_pcache_waiter_t;
+
+/* $persona_cache */
+#define NGX_HTTP_PERSONA_PCACHE_OFF   0
+#define NGX_HTTP_PERSONA_PCACHE_HIT   1
+#define NGX_HTTP_PERSONA_PCACHE_MISS  2
+
+
 /* persona_cache_control */
 #define NGX_HTTP_PERSONA_CACHE_OFF      0
 #define NGX_HTTP_PERSONA_CACHE_PRIVATE  1
@@ -66,6 +79,7 @@ typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
 typedef struct {
     ngx_http_persona_redis_conf_t  *redis;
     ngx_http_persona_geo_t         *geo;      /* persona_geoip2, or NULL */
+    ngx_http_persona_profile_cache_t *profile_cache;  /* or NULL */
     ngx_flag_t                      enabled;  /* "persona on" somewhere */
 
     ngx_array_t                     rulesets; /* ngx_http_persona_ruleset_t * */
@@ -150,6 +164,11 @@ typedef struct {
     ngx_str_t                       preview_value;
     const persona_variant_t       **forced;
 
+    /* persona_profile_cache (ngx_http_persona_profile_cache.c) */
+    ngx_str_t                       cache_key;
+    ngx_uint_t                      cache;        /* $persona_cache */
+    ngx_http_persona_pcache_waiter_t *cache_waiter;
+
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        applied:1;
@@ -160,6 +179,8 @@ typedef struct {
     unsigned                        time_done:1;
     /* a preview is in force: no tracking, no cap read or counting */
     unsigned                        preview:1;
+
+    unsigned                        cache_store:1;
 } ngx_http_persona_ctx_t;
 
 
@@ -236,6 +257,33 @@ void ngx_http_persona_preview_apply(ngx_http_request_t *r,
 size_t ngx_http_persona_preview_variants(ngx_http_persona_ctx_t *ctx,
     const persona_variant_t **v);
 ngx_int_t ngx_http_persona_preview_headers(ngx_http_request_t *r);
+
+/*
+ * ngx_http_persona_profile_cache.c: persona_profile_cache.  The handler
+ * calls _lookup before the breaker check (NGX_OK: served from the
+ * cache; NGX_AGAIN: waits for another request's lookup of the key),
+ * _share just before its Redis lookup (which then serves every request
+ * missing that key meanwhile), and _result once ctx->status is known
+ * (stores the profile, or serves a stale one while Redis fails).
+ */
+char *ngx_http_persona_profile_cache_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+ngx_int_t ngx_http_persona_profile_cache_lookup(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_str_t *key);
+void ngx_http_persona_profile_cache_share(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_redis_handler_pt *handler,
+    void **data);
+void ngx_http_persona_profile_cache_result(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
+/*
+ * Tracking: after a write to the profile stored under key (the rendered
+ * persona_profile_key), drop its cached entry so that this worker reads
+ * it again.  NGX_OK, or NGX_DECLINED without persona_profile_cache.
+ */
+ngx_int_t ngx_http_persona_profile_cache_drop(ngx_http_request_t *r,
+    ngx_str_t *key);
+ngx_int_t ngx_http_persona_profile_cache_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 /* ngx_http_persona_variables.c */
 ngx_int_t ngx_http_persona_add_variables(ngx_conf_t *cf);

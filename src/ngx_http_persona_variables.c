@@ -57,6 +57,11 @@ static ngx_http_variable_t  ngx_http_persona_vars[] = {
     { ngx_string("persona_profile_"), NULL, ngx_http_persona_variable_profile,
       0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
 
+    /* ngx_http_persona_profile_cache.c */
+    { ngx_string("persona_cache"), NULL,
+      ngx_http_persona_profile_cache_variable, 0,
+      NGX_HTTP_PERSONA_VAR_FLAGS, 0 },
+
     /* ngx_http_persona_geo.c */
     { ngx_string("persona_geo_"), NULL, ngx_http_persona_geo_variable,
       0, NGX_HTTP_PERSONA_VAR_FLAGS|NGX_HTTP_VAR_PREFIX, 0 },
