@@ -12,7 +12,8 @@ static ngx_int_t ngx_http_persona_start(ngx_http_request_t *r,
 static ngx_int_t ngx_http_persona_get_id(ngx_http_request_t *r,
     ngx_http_persona_loc_conf_t *lcf, ngx_str_t *id);
 static void ngx_http_persona_lookup_done(void *data,
-    ngx_http_persona_status_e status, redisReply *reply, const char *reason);
+    ngx_http_persona_status_e status, redisReply **replies, ngx_uint_t n,
+    const char *reason);
 static void ngx_http_persona_ctx_cleanup(void *data);
 static void ngx_http_persona_detach(void *data);
 
@@ -133,7 +134,10 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
 {
     ngx_int_t                      rc;
     ngx_str_t                      key;
+    const char                    *argv[2];
+    size_t                         argvlen[2];
     ngx_http_cleanup_t            *cln;
+    ngx_http_persona_redis_cmd_t   cmd;
     ngx_http_persona_redis_op_t   *op;
     ngx_http_persona_main_conf_t  *mcf;
 
@@ -194,8 +198,17 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     cln->handler = ngx_http_persona_detach;
     cln->data = ctx;
 
-    op = ngx_http_persona_redis_lookup(mcf->redis, &key,
-                                       lcf->profile_format,
+    argv[0] = (lcf->profile_format == PERSONA_FORMAT_JSON) ? "GET"
+                                                            : "HGETALL";
+    argvlen[0] = ngx_strlen(argv[0]);
+    argv[1] = (const char *) key.data;
+    argvlen[1] = key.len;
+
+    cmd.argc = 2;
+    cmd.argv = argv;
+    cmd.argvlen = argvlen;
+
+    op = ngx_http_persona_redis_lookup(mcf->redis, &cmd, 1,
                                        r->connection->log,
                                        ngx_http_persona_lookup_done, ctx);
 
@@ -255,7 +268,7 @@ ngx_http_persona_get_id(ngx_http_request_t *r,
 
 static void
 ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
-    redisReply *reply, const char *reason)
+    redisReply **replies, ngx_uint_t n, const char *reason)
 {
     ngx_int_t                rc;
     persona_error_t          err;
@@ -270,7 +283,7 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
 
     ctx->op = NULL;
 
-    if (reply == NULL) {
+    if (replies == NULL) {
         /* a reply over our limits says nothing bad about Redis */
         ctx->status = status;
         ngx_log_error((status == NGX_HTTP_PERSONA_INVALID ? NGX_LOG_WARN
@@ -284,7 +297,7 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
     alloc.data = r->pool;
     err.msg[0] = '\0';
 
-    rc = persona_profile_decode(&ctx->profile, reply, ctx->profile_format,
+    rc = persona_profile_decode(&ctx->profile, replies[0], ctx->profile_format,
                                 &alloc, &err);
 
     switch (rc) {

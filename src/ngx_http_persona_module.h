@@ -41,14 +41,28 @@ typedef enum {
 
 typedef struct ngx_http_persona_redis_op_s  ngx_http_persona_redis_op_t;
 
+/* one command, argv style: the strings are copied (formatted) before
+ * the call returns, so they may live on the stack or in r->pool */
+typedef struct {
+    int                          argc;
+    const char                 **argv;
+    const size_t                *argvlen;
+} ngx_http_persona_redis_cmd_t;
+
 /*
  * Called once per lookup unless the lookup was detached, possibly before
- * ngx_http_persona_redis_lookup() returns.  reply is NULL on failure;
- * status then is ERROR, TIMEOUT or INVALID (a reply over our limits) and
- * reason says why.  The reply is freed after the call.
+ * ngx_http_persona_redis_lookup() returns.  On success replies[i] answers
+ * cmds[i] (i < n; a reply may itself be an error or nil reply: judging it
+ * is the caller's business) and status is NGX_HTTP_PERSONA_OK.  On failure
+ * replies is NULL, status is ERROR, TIMEOUT or INVALID (a reply over our
+ * limits), and reason says why.  The replies are freed after the call.
  */
 typedef void (*ngx_http_persona_redis_handler_pt)(void *data,
-    ngx_http_persona_status_e status, redisReply *reply, const char *reason);
+    ngx_http_persona_status_e status, redisReply **replies, ngx_uint_t n,
+    const char *reason);
+
+/* fire-and-forget write batches in flight per worker, at most */
+#define NGX_HTTP_PERSONA_WRITES_MAX  256
 
 
 /* shared by all workers */
@@ -281,11 +295,16 @@ char *ngx_http_persona_redis_parse(ngx_conf_t *cf,
     ngx_http_persona_redis_conf_t *rcf);
 ngx_int_t ngx_http_persona_redis_allow(ngx_http_persona_redis_conf_t *rcf,
     ngx_log_t *log);
+/* n >= 1 commands sent together, their replies handed back together */
 ngx_http_persona_redis_op_t *ngx_http_persona_redis_lookup(
-    ngx_http_persona_redis_conf_t *rcf, ngx_str_t *key,
-    persona_profile_format_e format, ngx_log_t *log,
-    ngx_http_persona_redis_handler_pt handler, void *data);
+    ngx_http_persona_redis_conf_t *rcf, ngx_http_persona_redis_cmd_t *cmds,
+    ngx_uint_t n, ngx_log_t *log, ngx_http_persona_redis_handler_pt handler,
+    void *data);
 void ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op);
+/* fire-and-forget: NGX_OK queued, NGX_DECLINED dropped (the caller
+ * counts ngx_http_persona_metrics_track_dropped()) */
+ngx_int_t ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log);
 
 
 /* ---- GeoIP: ngx_http_persona_geo.c ------------------------------------ */

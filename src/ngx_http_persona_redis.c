@@ -4,7 +4,9 @@
  * nginx owns the socket (ngx_event_connect_peer, c->send, c->recv, timers);
  * hiredis only formats commands (argv API, binary safe) and parses replies
  * (redisReader, with the limits of persona_reader_create()).  One lookup
- * at a time per connection.  A worker holds at most "pool" connections
+ * (of one or more commands, sent in one write) at a time per connection;
+ * fire-and-forget writes take a free connection the same way or are
+ * dropped (interim, until the client pipelines).  A worker holds at most "pool" connections
  * to the node, busy and idle together: a lookup that finds none free
  * waits in a FIFO (within its own timeout) for one to come back.  Idle
  * connections wait in a keepalive pool for at most 60 s.  A breaker
@@ -42,8 +44,11 @@ struct ngx_http_persona_redis_op_s {
     ngx_http_persona_redis_conn_t     *conn;
     ngx_http_persona_redis_handler_pt  handler;
     void                              *data;      /* NULL: detached */
-    char                              *cmd;       /* from hiredis */
+    char                              *cmd;       /* all commands */
     size_t                             cmd_len;
+    ngx_uint_t                         ncmds;
+    ngx_uint_t                         nreplies;
+    redisReply                       **replies;   /* ncmds, in order */
     u_char                            *setup_cmd; /* AUTH/SELECT + cmd */
     ngx_str_t                          out;
     size_t                             sent;
@@ -58,6 +63,7 @@ struct ngx_http_persona_redis_op_s {
     unsigned                           retried:1;
     unsigned                           local:1;   /* failed here, not
                                                      in Redis */
+    unsigned                           write:1;   /* fire-and-forget */
     u_char                             reason[NGX_HTTP_PERSONA_REASON_LEN];
 };
 
@@ -77,11 +83,11 @@ static void ngx_http_persona_redis_read_handler(ngx_event_t *rev);
 static ngx_int_t ngx_http_persona_redis_replies(
     ngx_http_persona_redis_conn_t *conn);
 static void ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
-    redisReply *reply, ngx_uint_t reuse);
+    ngx_uint_t reuse);
 static void ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
     ngx_http_persona_status_e status, ngx_err_t err, const char *fmt, ...);
 static void ngx_http_persona_redis_done(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, redisReply *reply);
+    ngx_http_persona_status_e status);
 static void ngx_http_persona_redis_arm(ngx_event_t *ev,
     ngx_http_persona_redis_op_t *op, ngx_msec_t limit);
 static ngx_int_t ngx_http_persona_redis_late(ngx_event_t *ev,
@@ -97,6 +103,14 @@ static void ngx_http_persona_breaker_report(
     ngx_http_persona_redis_conf_t *rcf, ngx_uint_t failed);
 static ngx_int_t ngx_http_persona_shm_init(ngx_shm_zone_t *shm_zone,
     void *data);
+static ngx_http_persona_redis_op_t *ngx_http_persona_redis_op(
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log);
+static void ngx_http_persona_redis_free_replies(
+    ngx_http_persona_redis_op_t *op);
+
+
+/* fire-and-forget write batches of this worker not finished yet */
+static ngx_uint_t  ngx_http_persona_redis_writes;
 
 
 /* configuration */
@@ -516,38 +530,24 @@ ngx_http_persona_breaker_report(ngx_http_persona_redis_conf_t *rcf,
 
 ngx_http_persona_redis_op_t *
 ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
-    ngx_str_t *key, persona_profile_format_e format, ngx_log_t *log,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log,
     ngx_http_persona_redis_handler_pt handler, void *data)
 {
-    int                           n;
-    size_t                        argvlen[2];
-    const char                   *argv[2];
     ngx_http_persona_redis_op_t  *op;
 
-    op = ngx_calloc(sizeof(ngx_http_persona_redis_op_t), log);
+    op = ngx_http_persona_redis_op(cmds, n, log);
     if (op == NULL) {
         return NULL;
     }
 
-    argv[0] = (format == PERSONA_FORMAT_JSON) ? "GET" : "HGETALL";
-    argvlen[0] = ngx_strlen(argv[0]);
-    argv[1] = (const char *) key->data;
-    argvlen[1] = key->len;
-
-    n = redisFormatCommandArgv(&op->cmd, 2, argv, argvlen);
-    if (n < 0) {
-        ngx_free(op);
-        return NULL;
-    }
-
-    op->cmd_len = n;
     op->conf = rcf;
     op->handler = handler;
     op->data = data;
     op->deadline = ngx_current_msec + rcf->timeout;
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "persona redis: %s \"%V\"", argv[0], key);
+                   "persona redis: lookup of %ui command(s), %uz bytes",
+                   n, op->cmd_len);
 
     if (ngx_http_persona_redis_start(op, 1) != NGX_OK) {
         /* already reported to the handler */
@@ -555,6 +555,128 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
     }
 
     return op;
+}
+
+
+/*
+ * Interim: a write batch takes a connection of its own like a lookup
+ * (it never waits for one), the replies are read and dropped.
+ */
+ngx_int_t
+ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log)
+{
+    ngx_http_persona_redis_op_t  *op;
+
+    if (ngx_http_persona_redis_writes >= NGX_HTTP_PERSONA_WRITES_MAX) {
+        ngx_log_debug0(NGX_LOG_DEBUG_HTTP, log, 0,
+                       "persona redis: too many writes in flight, dropped");
+        return NGX_DECLINED;
+    }
+
+    if (rcf->max_fails && rcf->breaker->state
+                          != NGX_HTTP_PERSONA_BREAKER_CLOSED)
+    {
+        return NGX_DECLINED;
+    }
+
+    if (!ngx_queue_empty(&rcf->waiting)
+        || (ngx_queue_empty(&rcf->idle) && rcf->pool
+            && rcf->nconns >= rcf->pool))
+    {
+        /* no connection to spare: lookups come first */
+        return NGX_DECLINED;
+    }
+
+    op = ngx_http_persona_redis_op(cmds, n, log);
+    if (op == NULL) {
+        return NGX_DECLINED;
+    }
+
+    op->conf = rcf;
+    op->write = 1;
+    op->deadline = ngx_current_msec + rcf->timeout;
+
+    ngx_http_persona_redis_writes++;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "persona redis: write of %ui command(s)", n);
+
+    (void) ngx_http_persona_redis_start(op, 0);
+
+    return NGX_OK;
+}
+
+
+/* an op with the commands formatted into one buffer */
+static ngx_http_persona_redis_op_t *
+ngx_http_persona_redis_op(ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n,
+    ngx_log_t *log)
+{
+    int                           len;
+    char                         *one;
+    u_char                       *p;
+    size_t                        size;
+    ngx_uint_t                    i;
+    ngx_http_persona_redis_op_t  *op;
+
+    if (n == 0) {
+        return NULL;
+    }
+
+    op = ngx_calloc(sizeof(ngx_http_persona_redis_op_t)
+                    + n * sizeof(redisReply *), log);
+    if (op == NULL) {
+        return NULL;
+    }
+
+    op->replies = (redisReply **) &op[1];
+    op->ncmds = n;
+
+    size = 0;
+    p = NULL;
+
+    for (i = 0; i < n; i++) {
+        len = redisFormatCommandArgv(&one, cmds[i].argc, cmds[i].argv,
+                                     cmds[i].argvlen);
+        if (len < 0) {
+            goto failed;
+        }
+
+        p = ngx_alloc(size + len, log);
+        if (p == NULL) {
+            redisFreeCommand(one);
+            goto failed;
+        }
+
+        if (size) {
+            ngx_memcpy(p, op->cmd, size);
+        }
+
+        ngx_memcpy(p + size, one, len);
+        redisFreeCommand(one);
+
+        if (op->cmd) {
+            ngx_free(op->cmd);
+        }
+
+        op->cmd = (char *) p;
+        size += len;
+    }
+
+    op->cmd_len = size;
+
+    return op;
+
+failed:
+
+    if (op->cmd) {
+        ngx_free(op->cmd);
+    }
+
+    ngx_free(op);
+
+    return NULL;
 }
 
 
@@ -632,6 +754,7 @@ ngx_http_persona_redis_start(ngx_http_persona_redis_op_t *op,
     conn->op = op;
     op->conn = conn;
     op->start = ngx_current_msec;
+    ngx_http_persona_redis_free_replies(op);
     op->received = 0;
     op->sent = 0;
     op->skip = 0;
@@ -1037,9 +1160,14 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
             continue;
         }
 
-        ngx_http_persona_redis_finish(op, reply,
-                                      reader->pos == reader->len
-                                      && op->sent == op->out.len);
+        op->replies[op->nreplies++] = reply;
+
+        if (op->nreplies < op->ncmds) {
+            continue;
+        }
+
+        ngx_http_persona_redis_finish(op, reader->pos == reader->len
+                                          && op->sent == op->out.len);
         return NGX_OK;
     }
 }
@@ -1047,7 +1175,7 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
 
 static void
 ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
-    redisReply *reply, ngx_uint_t reuse)
+    ngx_uint_t reuse)
 {
     ngx_http_persona_redis_conn_t  *conn;
 
@@ -1055,11 +1183,12 @@ ngx_http_persona_redis_finish(ngx_http_persona_redis_op_t *op,
     conn->op = NULL;
     op->conn = NULL;
 
-    ngx_http_persona_breaker_report(op->conf, 0);
+    if (!op->write) {
+        ngx_http_persona_breaker_report(op->conf, 0);
+    }
 
-    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_OK, reply);
+    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_OK);
 
-    freeReplyObject(reply);
     ngx_http_persona_redis_free_op(op);
 
     if (reuse) {
@@ -1107,7 +1236,11 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
      * An unusable reply came from a Redis that answers; a local failure
      * says nothing of Redis.
      */
-    if (status == NGX_HTTP_PERSONA_INVALID) {
+    if (op->write) {
+        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                      "persona: redis write failed: %s", op->reason);
+
+    } else if (status == NGX_HTTP_PERSONA_INVALID) {
         ngx_http_persona_breaker_report(op->conf, 0);
         goto done;
     }
@@ -1136,22 +1269,45 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_op_t *op,
         return;
     }
 
-    ngx_http_persona_breaker_report(op->conf, 1);
+    if (!op->write) {
+        ngx_http_persona_breaker_report(op->conf, 1);
+    }
 
 done:
 
-    ngx_http_persona_redis_done(op, status, NULL);
+    ngx_http_persona_redis_done(op, status);
     ngx_http_persona_redis_free_op(op);
 }
 
 
 static void
 ngx_http_persona_redis_done(ngx_http_persona_redis_op_t *op,
-    ngx_http_persona_status_e status, redisReply *reply)
+    ngx_http_persona_status_e status)
 {
+    ngx_uint_t   i;
+    redisReply  *reply;
+
+    if (op->write) {
+        for (i = 0; i < op->nreplies; i++) {
+            reply = op->replies[i];
+
+            if (reply->type == REDIS_REPLY_ERROR) {
+                ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                              "persona: redis write refused: \"%*s\"",
+                              (size_t) ngx_min(reply->len, 100), reply->str);
+            }
+        }
+
+        return;
+    }
+
     if (op->data) {
-        op->handler(op->data, status, reply,
-                    reply ? NULL : (const char *) op->reason);
+        if (status == NGX_HTTP_PERSONA_OK && op->nreplies == op->ncmds) {
+            op->handler(op->data, status, op->replies, op->nreplies, NULL);
+
+        } else {
+            op->handler(op->data, status, NULL, 0, (const char *) op->reason);
+        }
     }
 }
 
@@ -1211,7 +1367,7 @@ ngx_http_persona_redis_late(ngx_event_t *ev, ngx_http_persona_redis_op_t *op,
         *p = '\0';
 
         /* the handler runs the request on; op stays with the connection */
-        ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
+        ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT);
         op->data = NULL;
     }
 
@@ -1410,7 +1566,7 @@ ngx_http_persona_redis_wait_handler(ngx_event_t *ev)
                      "connection (pool=%ui)", op->conf->pool);
     *p = '\0';
 
-    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT, NULL);
+    ngx_http_persona_redis_done(op, NGX_HTTP_PERSONA_TIMEOUT);
     ngx_http_persona_redis_free_op(op);
 }
 
@@ -1463,13 +1619,32 @@ ngx_http_persona_redis_wake(ngx_http_persona_redis_conf_t *rcf)
 
 
 static void
+ngx_http_persona_redis_free_replies(ngx_http_persona_redis_op_t *op)
+{
+    ngx_uint_t  i;
+
+    for (i = 0; i < op->nreplies; i++) {
+        freeReplyObject(op->replies[i]);
+    }
+
+    op->nreplies = 0;
+}
+
+
+static void
 ngx_http_persona_redis_free_op(ngx_http_persona_redis_op_t *op)
 {
     if (op->wait.timer_set) {
         ngx_del_timer(&op->wait);
     }
 
-    redisFreeCommand(op->cmd);
+    ngx_http_persona_redis_free_replies(op);
+
+    if (op->write) {
+        ngx_http_persona_redis_writes--;
+    }
+
+    ngx_free(op->cmd);
 
     if (op->setup_cmd) {
         ngx_free(op->setup_cmd);
