@@ -159,6 +159,7 @@ static const persona_str_t *check_get(check_attrs_t *attrs, const char *name);
 static void check_view(check_t *ck, const persona_result_t *res,
     const char *id, check_view_t *view);
 static int check_explain(check_t *ck, const char *path);
+static void check_explain_goals(check_t *ck, check_attrs_t *attrs);
 static int check_test(check_t *ck, const char *path);
 static int check_case(check_t *ck, const char *file, size_t i,
     const persona_jnode_t *c);
@@ -868,7 +869,43 @@ check_explain(check_t *ck, const char *path)
     printf("\n");
     check_print_view(ck, &view, &attrs);
 
+    check_explain_goals(ck, &attrs);
+
     return CHECK_OK;
+}
+
+
+/* which goals the request would convert (written with persona_track on) */
+static void
+check_explain_goals(check_t *ck, check_attrs_t *attrs)
+{
+    int                    ok;
+    size_t                 i;
+    persona_eval_t         ev;
+    const persona_goal_t  *g;
+    const persona_cond_t  *failed;
+
+    if (ck->rules->ngoals == 0) {
+        return;
+    }
+
+    ev.lookup = check_lookup;
+    ev.data = attrs;
+    ev.scratch = ck->rules->scratch;
+
+    printf("\ngoals:\n");
+
+    for (i = 0; i < ck->rules->ngoals; i++) {
+        g = &ck->rules->goals[i];
+
+        ok = persona_cond_explain(g->when, &ev, &failed);
+
+        printf("  %-20s %s:%u:%u: %s\n", g->name.data, g->file, g->line,
+               g->column,
+               ok == PERSONA_COND_LIMIT
+               ? "no conversion (a regex exceeded PCRE2's limits)"
+               : ok ? "conversion" : "no conversion");
+    }
 }
 
 
