@@ -134,10 +134,11 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
 {
     ngx_int_t                      rc;
     ngx_str_t                      key;
+    ngx_uint_t                     n;
     const char                    *argv[2];
     size_t                         argvlen[2];
     ngx_http_cleanup_t            *cln;
-    ngx_http_persona_redis_cmd_t   cmd;
+    ngx_http_persona_redis_cmd_t   cmds[1 + NGX_HTTP_PERSONA_CAPS_MAX];
     ngx_http_persona_redis_op_t   *op;
     ngx_http_persona_main_conf_t  *mcf;
 
@@ -186,6 +187,10 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    if (ngx_http_persona_track_start(r, lcf, ctx, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -204,11 +209,15 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     argv[1] = (const char *) key.data;
     argvlen[1] = key.len;
 
-    cmd.argc = 2;
-    cmd.argv = argv;
-    cmd.argvlen = argvlen;
+    cmds[0].argc = 2;
+    cmds[0].argv = argv;
+    cmds[0].argvlen = argvlen;
 
-    op = ngx_http_persona_redis_lookup(mcf->redis, &cmd, 1,
+    /* the cap counters ride behind the profile read */
+    n = 1 + ngx_http_persona_track_cap_reads(r, ctx, &cmds[1],
+                                             NGX_HTTP_PERSONA_CAPS_MAX);
+
+    op = ngx_http_persona_redis_lookup(mcf->redis, cmds, n,
                                        r->connection->log,
                                        ngx_http_persona_lookup_done, ctx);
 
@@ -234,6 +243,10 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     return NGX_DONE;
 
 done:
+
+    if (ngx_http_persona_track_start(r, lcf, ctx, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_persona_rules_evaluate(r, ctx);
     ctx->done = 1;
@@ -291,6 +304,10 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
                       c->log, 0,
                       "persona: %s, page served without profile", reason);
         goto done;
+    }
+
+    if (n > 1) {
+        ngx_http_persona_track_cap_replies(ctx, replies + 1, n - 1);
     }
 
     alloc.alloc = ngx_http_persona_palloc;
