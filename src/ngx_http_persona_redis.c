@@ -988,7 +988,8 @@ ngx_http_persona_redis_write_handler(ngx_event_t *wev)
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
                                     conn->connecting
                                     ? "connect() to redis timed out"
-                                    : "redis lookup timed out");
+                                    : op->write ? "redis write timed out"
+                                              : "redis lookup timed out");
         return;
     }
 
@@ -1029,7 +1030,8 @@ ngx_http_persona_redis_read_handler(ngx_event_t *rev)
         }
 
         ngx_http_persona_redis_fail(op, NGX_HTTP_PERSONA_TIMEOUT, 0,
-                                    "redis lookup timed out");
+                                    op->write ? "redis write timed out"
+                                              : "redis lookup timed out");
         return;
     }
 
