@@ -163,6 +163,7 @@ static int check_explain(check_t *ck, const char *path);
 static int check_expect_goals(check_t *ck, const char *file,
     const persona_jnode_t *w, check_attrs_t *attrs);
 static void check_explain_goals(check_t *ck, check_attrs_t *attrs);
+static int check_bot(check_attrs_t *attrs);
 static int check_test(check_t *ck, const char *path);
 static int check_case(check_t *ck, const char *file, size_t i,
     const persona_jnode_t *c);
@@ -867,7 +868,7 @@ check_explain(check_t *ck, const char *path)
         }
     }
 
-    check_view(ck, &res, ck->id, &view);
+    check_view(ck, &res, check_bot(&attrs) ? NULL : ck->id, &view);
 
     printf("\n");
     check_print_view(ck, &view, &attrs);
@@ -875,6 +876,18 @@ check_explain(check_t *ck, const char *path)
     check_explain_goals(ck, &attrs);
 
     return CHECK_OK;
+}
+
+
+/* crawlers are in no experiment, as in nginx */
+static int
+check_bot(check_attrs_t *attrs)
+{
+    const persona_str_t  *d;
+
+    d = check_get(attrs, "device");
+
+    return d && d->len == 3 && memcmp(d->data, "bot", 3) == 0;
 }
 
 
@@ -1300,7 +1313,7 @@ check_case(check_t *ck, const char *file, size_t i, const persona_jnode_t *c)
                               * sizeof(persona_str_t));
     res.matches = matches;
     persona_rules_eval(ck->rules, check_lookup, &attrs, &res);
-    check_view(ck, &res, id, &view);
+    check_view(ck, &res, check_bot(&attrs) ? NULL : id, &view);
 
     /* differences are collected, then printed after the verdict */
     ck->failures = 0;
