@@ -319,10 +319,10 @@ ngx_http_persona_track_caps(ngx_http_request_t *r,
         cv->name.len = p - (u_char *) cv->name.data;
         cv->overrides = x->variants[0].overrides;
 
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "persona: experiment \"%s\" capped after %L "
-                       "exposures: %s", x->name.data, t->count[k],
-                       cv->name.data);
+                       "exposures: %*s", x->name.data, t->count[k],
+                       cv->name.len, cv->name.data);
 
         variants[i] = cv;
         t->capped[i] = 1;
