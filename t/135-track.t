@@ -7,6 +7,7 @@
 # frozen never affects the page.
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
+use File::Temp ();
 
 $ENV{TEST_NGINX_REDIS_PORT} ||= 6379;
 
@@ -161,6 +162,41 @@ HTTP
 CONF
     }
 });
+
+# nginx -t on an http block (configuration errors go to stderr, which
+# Test::Nginx's must_die cannot read)
+sub nginx_t_http {
+    my ($http, $re, $name) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    mkdir "$dir/$_" for qw(conf logs);
+    my $load = join '', map { "load_module $_;\n" }
+                        split ' ', ($ENV{TEST_NGINX_LOAD_MODULES} || '');
+    open my $c, '>', "$dir/conf/nginx.conf" or die $!;
+    print $c "$load\nerror_log logs/error.log;\npid logs/nginx.pid;\n"
+             . "events { worker_connections 64; }\nhttp { $http }\n";
+    close $c;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || 'nginx';
+    my $out = `$nginx -p $dir/ -c conf/nginx.conf -t 2>&1`;
+    if (defined $re) {
+        Test::More::isnt($? >> 8, 0, "$name: nginx -t fails");
+        Test::More::like($out, $re, "$name: the message");
+    } else {
+        Test::More::is($? >> 8, 0, "$name: nginx -t passes") or Test::More::diag($out);
+    }
+}
+
+nginx_t_http('persona_redis 127.0.0.1:1; persona_events s maxlen=0;',
+             qr/persona_events: invalid maxlen "maxlen=0"/, 'maxlen=0');
+nginx_t_http('persona_redis 127.0.0.1:1; persona_events s size=10;',
+             qr/persona_events: invalid parameter "size=10", expected "maxlen=N"/,
+             'an unknown parameter');
+nginx_t_http('persona_redis 127.0.0.1:1; persona_events s; persona_events t;',
+             qr/"persona_events" directive is duplicate/, 'twice');
+nginx_t_http('persona_redis 127.0.0.1:1; server { listen 127.0.0.1:1; persona_events s; }',
+             qr/"persona_events" directive is not allowed here/, 'in a server');
+nginx_t_http('persona_redis 127.0.0.1:1; persona_events "persona:{ev}" maxlen=5;'
+             . ' server { listen 127.0.0.1:1; location / { persona on; persona_track on; } }',
+             undef, 'a good configuration');
 
 no_root_location();
 no_long_string();
