@@ -163,6 +163,10 @@ ngx_http_persona_track_start(ngx_http_request_t *r,
  * GET <profile key>:cap:<experiment> for every capped experiment of the
  * current rules (the visitor's segment, and so the experiments that
  * apply, are known only once the profile is here), at most max.
+ *
+ * TODO(profile cache): a profile served from persona_profile_cache skips
+ * this lookup, and with it the counters (no cap applies then); the cache
+ * hit path should read them alone, with the same commands.
  */
 ngx_uint_t
 ngx_http_persona_track_cap_reads(ngx_http_request_t *r,
