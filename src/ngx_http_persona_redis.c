@@ -545,9 +545,11 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
     op->data = data;
     op->deadline = ngx_current_msec + rcf->timeout;
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, log, 0,
-                   "persona redis: lookup of %ui command(s), %uz bytes",
-                   n, op->cmd_len);
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, log, 0,
+                   "persona redis: %*s \"%*s\" (%ui command(s))",
+                   cmds[0].argvlen[0], cmds[0].argv[0],
+                   cmds[0].argc > 1 ? cmds[0].argvlen[1] : 0,
+                   cmds[0].argc > 1 ? cmds[0].argv[1] : "", n);
 
     if (ngx_http_persona_redis_start(op, 1) != NGX_OK) {
         /* already reported to the handler */
