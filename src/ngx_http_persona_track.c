@@ -370,7 +370,7 @@ ngx_http_persona_track_log(ngx_http_request_t *r)
     size_t                         len;
     ngx_int_t                      rc;
     ngx_str_t                      name;
-    ngx_uint_t                     i, n, ncmds, bot, track;
+    ngx_uint_t                     i, k, n, ncmds, bot, track;
     ngx_time_t                    *tp;
     persona_str_t                  key, v[PERSONA_TRACK_UTM];
     persona_rules_t               *rules;
@@ -588,10 +588,14 @@ ngx_http_persona_track_log(ngx_http_request_t *r)
             ev.type.data = (const char *) name.data;
             ev.type.len = name.len;
 
+            k = 0;
+
             for (i = 0; i < rules->ngoals && n < ncmds; i++) {
-                if (!t->goals[i]) {
+                if (!t->goals[i] || k == NGX_HTTP_PERSONA_GOALS_MAX) {
                     continue;
                 }
+
+                k++;
 
                 ev.goal = rules->goals[i].name;
                 persona_track_xadd(&tc[n++], &ev);
