@@ -6,14 +6,14 @@
  * (redisReader, with the limits of persona_reader_create()).  One lookup
  * (of one or more commands, sent in one write) at a time per connection;
  * fire-and-forget writes take a free connection the same way or are
- * dropped (interim, until the client pipelines).  A worker holds at most "pool" connections
- * to the node, busy and idle together: a lookup that finds none free
- * waits in a FIFO (within its own timeout) for one to come back.  Idle
- * connections wait in a keepalive pool for at most 60 s.  A breaker
- * shared by all workers stops asking a failing Redis for a while; only
- * Redis's failures count (connect error, timeout, protocol error), not an
- * unusable reply (status invalid) nor a local shortage (no free worker
- * connection, no file descriptor).
+ * dropped (interim, until the client pipelines).  A worker holds at most
+ * "pool" connections to the node, busy and idle together: a lookup that
+ * finds none free waits in a FIFO (within its own timeout) for one to
+ * come back.  Idle connections wait in a keepalive pool for at most 60 s.
+ * A breaker shared by all workers stops asking a failing Redis for a
+ * while; only Redis's failures count (connect error, timeout, protocol
+ * error), not an unusable reply (status invalid) nor a local shortage (no
+ * free worker connection, no file descriptor).
  */
 
 #include "ngx_http_persona_module.h"

@@ -765,7 +765,8 @@ test_goals(void **state)
 
     const char *text =
         "{ \"goals\": ["
-        " { \"name\": \"purchase\", \"when\": { \"request.path\": \"/thanks\" } },"
+        " { \"name\": \"purchase\","
+        "   \"when\": { \"request.path\": \"/thanks\" } },"
         " { \"name\": \"lead\", \"description\": \"forms\","
         "   \"when\": { \"request.path\": { \"prefix\": \"/th\" } } },"
         " { \"name\": \"other\", \"when\": { \"request.path\": \"/x\" } }"
