@@ -161,6 +161,20 @@ static ngx_command_t  ngx_http_persona_commands[] = {
       0,
       NULL },
 
+    { ngx_string("persona_track"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_persona_loc_conf_t, track),
+      NULL },
+
+    { ngx_string("persona_events"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_persona_events,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
@@ -219,6 +233,10 @@ ngx_http_persona_postconfiguration(ngx_conf_t *cf)
     }
 
     if (ngx_http_persona_metrics_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_persona_init_track(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
@@ -287,6 +305,7 @@ ngx_http_persona_create_loc_conf(ngx_conf_t *cf)
     conf->inject = NGX_CONF_UNSET;
     conf->data_layer = NGX_CONF_UNSET;
     conf->cache_control = NGX_CONF_UNSET_UINT;
+    conf->track = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -308,6 +327,7 @@ ngx_http_persona_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_ptr_value(conf->id_cookie, prev->id_cookie, NULL);
     ngx_conf_merge_value(conf->respect_gpc, prev->respect_gpc, 1);
     ngx_conf_merge_str_value(conf->preview_token, prev->preview_token, "");
+    ngx_conf_merge_value(conf->track, prev->track, 0);
 
     if (conf->ids == NULL && conf->id_cookie) {
         /* the cookie persona_id_cookie NAME names */

@@ -11,6 +11,11 @@ static ngx_int_t ngx_http_persona_start(ngx_http_request_t *r,
     ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx);
 static ngx_int_t ngx_http_persona_get_id(ngx_http_request_t *r,
     ngx_http_persona_loc_conf_t *lcf, ngx_str_t *id);
+static void ngx_http_persona_caps_done(void *data,
+    ngx_http_persona_status_e status, redisReply **replies, ngx_uint_t n,
+    const char *reason);
+static void ngx_http_persona_resume(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
 static void ngx_http_persona_lookup_done(void *data,
     ngx_http_persona_status_e status, redisReply **replies, ngx_uint_t n,
     const char *reason);
@@ -140,11 +145,12 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     size_t                             argvlen[2];
     ngx_int_t                          rc;
     ngx_str_t                          key;
+    ngx_uint_t                         n;
     const char                        *argv[2];
     ngx_http_cleanup_t                *cln;
-    ngx_http_persona_redis_cmd_t       cmd;
     ngx_http_persona_redis_op_t       *op;
     ngx_http_persona_main_conf_t      *mcf;
+    ngx_http_persona_redis_cmd_t       cmds[1 + NGX_HTTP_PERSONA_CAPS_MAX];
     ngx_http_persona_redis_handler_pt  handler;
 
     mcf = ngx_http_get_module_main_conf(r, ngx_http_persona_module);
@@ -185,11 +191,29 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* caps, tracking and goals keep the key for their writes */
+    if (ngx_http_persona_track_start(r, lcf, ctx, &key) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
     /* persona_profile_cache: a fresh entry, or a lookup under way */
     rc = ngx_http_persona_profile_cache_lookup(r, ctx, &key);
 
     if (rc == NGX_OK) {
-        goto done;
+        /* a cached profile: the cap counters alone, if any are needed */
+        n = ngx_http_persona_track_cap_reads(r, ctx, cmds,
+                                             NGX_HTTP_PERSONA_CAPS_MAX);
+
+        if (n == 0
+            || ngx_http_persona_redis_allow(mcf->redis, r->connection->log)
+               != NGX_OK)
+        {
+            goto done;
+        }
+
+        handler = ngx_http_persona_caps_done;
+        data = ctx;
+        goto lookup;
     }
 
     if (rc == NGX_AGAIN) {
@@ -208,6 +232,30 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
         goto done;
     }
 
+    /* the profile: a hash, or a JSON document */
+
+    argv[0] = (lcf->profile_format == PERSONA_FORMAT_JSON) ? "GET"
+                                                            : "HGETALL";
+    argvlen[0] = ngx_strlen(argv[0]);
+    argv[1] = (const char *) key.data;
+    argvlen[1] = key.len;
+
+    cmds[0].argc = 2;
+    cmds[0].argv = argv;
+    cmds[0].argvlen = argvlen;
+
+    /* the cap counters ride behind the profile read */
+    n = 1 + ngx_http_persona_track_cap_reads(r, ctx, &cmds[1],
+                                             NGX_HTTP_PERSONA_CAPS_MAX);
+
+    handler = ngx_http_persona_lookup_done;
+    data = ctx;
+
+    /* requests missing the same key meanwhile wait for this lookup */
+    ngx_http_persona_profile_cache_share(r, ctx, &handler, &data);
+
+lookup:
+
     cln = ngx_http_cleanup_add(r, 0);
     if (cln == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -220,30 +268,17 @@ ngx_http_persona_start(ngx_http_request_t *r, ngx_http_persona_loc_conf_t *lcf,
     cln->handler = ngx_http_persona_detach;
     cln->data = ctx;
 
-    /* the profile: a hash, or a JSON document */
-
-    argv[0] = (lcf->profile_format == PERSONA_FORMAT_JSON) ? "GET"
-                                                            : "HGETALL";
-    argvlen[0] = ngx_strlen(argv[0]);
-    argv[1] = (const char *) key.data;
-    argvlen[1] = key.len;
-
-    cmd.argc = 2;
-    cmd.argv = argv;
-    cmd.argvlen = argvlen;
-
-    handler = ngx_http_persona_lookup_done;
-    data = ctx;
-
-    /* requests missing the same key meanwhile wait for this lookup */
-    ngx_http_persona_profile_cache_share(r, ctx, &handler, &data);
-
-    op = ngx_http_persona_redis_lookup(mcf->redis, &cmd, 1,
+    op = ngx_http_persona_redis_lookup(mcf->redis, cmds, n,
                                        r->connection->log, handler, data);
 
     if (ctx->done) {
         /* finished (or failed) before the lookup returned */
         return ngx_http_persona_rules_apply(r, ctx);
+    }
+
+    if (op == NULL && handler == ngx_http_persona_caps_done) {
+        /* the cached profile serves, with no cap */
+        goto done;
     }
 
     if (op == NULL) {
@@ -267,6 +302,10 @@ wait:
     return NGX_DONE;
 
 done:
+
+    if (ngx_http_persona_track_start(r, lcf, ctx, NULL) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
     ngx_http_persona_rules_evaluate(r, ctx);
     ctx->done = 1;
@@ -326,6 +365,10 @@ ngx_http_persona_lookup_done(void *data, ngx_http_persona_status_e status,
         goto done;
     }
 
+    if (n > 1) {
+        ngx_http_persona_track_cap_replies(ctx, replies + 1, n - 1);
+    }
+
     alloc.alloc = ngx_http_persona_palloc;
     alloc.data = r->pool;
     err.msg[0] = '\0';
@@ -371,6 +414,40 @@ done:
 
     /* store what Redis said, or serve a stale profile */
     ngx_http_persona_profile_cache_result(r, ctx);
+
+    ngx_http_persona_resume(r, ctx);
+}
+
+
+/* the cap counters of a visitor whose profile came from the cache */
+static void
+ngx_http_persona_caps_done(void *data, ngx_http_persona_status_e status,
+    redisReply **replies, ngx_uint_t n, const char *reason)
+{
+    ngx_http_persona_ctx_t  *ctx = data;
+
+    ctx->op = NULL;
+
+    if (replies) {
+        ngx_http_persona_track_cap_replies(ctx, replies, n);
+
+    } else {
+        ngx_log_error(NGX_LOG_WARN, ctx->request->connection->log, 0,
+                      "persona: %s, cap counters not read, no cap applies",
+                      reason);
+    }
+
+    ngx_http_persona_resume(ctx->request, ctx);
+}
+
+
+/* the rules, and the request goes on if it waited for Redis */
+static void
+ngx_http_persona_resume(ngx_http_request_t *r, ngx_http_persona_ctx_t *ctx)
+{
+    ngx_connection_t  *c;
+
+    c = r->connection;
 
     ngx_http_persona_rules_evaluate(r, ctx);
     ctx->done = 1;

@@ -48,7 +48,6 @@ static ngx_conf_enum_t  ngx_http_persona_httponly[] = {
 
 static ngx_int_t ngx_http_persona_id_cookie_enum(ngx_str_t *value,
     size_t skip, ngx_conf_enum_t *e, ngx_uint_t *result);
-static ngx_uint_t ngx_http_persona_gpc(ngx_http_request_t *r);
 static ngx_int_t ngx_http_persona_id_cookie_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_persona_id_cookie_attrs(ngx_conf_t *cf,
@@ -481,7 +480,7 @@ ngx_http_persona_issue_id(ngx_http_request_t *r,
 
 
 /* Global Privacy Control: the request has "Sec-GPC: 1" */
-static ngx_uint_t
+ngx_uint_t
 ngx_http_persona_gpc(ngx_http_request_t *r)
 {
     ngx_uint_t        i;

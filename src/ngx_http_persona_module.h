@@ -32,6 +32,9 @@ typedef enum {
 
 #include "ngx_http_persona_redis.h"
 
+/* cap counters read with one profile, at most */
+#define NGX_HTTP_PERSONA_CAPS_MAX    32
+
 
 /* a loaded rule set; requests hold references, see rules.c */
 typedef struct {
@@ -53,6 +56,9 @@ typedef struct {
  * opaque elsewhere */
 typedef struct ngx_http_persona_geo_s      ngx_http_persona_geo_t;
 typedef struct ngx_http_persona_geo_req_s  ngx_http_persona_geo_req_t;
+
+/* caps, tracking and goals of a request (ngx_http_persona_track.c) */
+typedef struct ngx_http_persona_track_s    ngx_http_persona_track_t;
 
 /* the injection filter of a response (ngx_http_persona_body.c) */
 typedef struct ngx_http_persona_filter_s   ngx_http_persona_filter_t;
@@ -89,6 +95,10 @@ typedef struct {
 
     /* $persona_variants, read by the data layer (ngx_http_persona_body.c) */
     ngx_int_t                       variants_index;
+
+    /* persona_events (ngx_http_persona_track.c); empty: the default */
+    ngx_str_t                       events;
+    ngx_uint_t                      events_maxlen;
 } ngx_http_persona_main_conf_t;
 
 
@@ -106,6 +116,7 @@ typedef struct {
     ngx_array_t                *ids;          /* ngx_http_complex_value_t */
     ngx_http_persona_id_cookie_t *id_cookie;  /* NULL: no cookie issued */
     ngx_flag_t                  respect_gpc;
+    ngx_flag_t                  track;
     ngx_http_complex_value_t   *profile_key;
     ngx_uint_t                  profile_format;
     ngx_http_persona_ruleset_t *rules;
@@ -169,6 +180,9 @@ typedef struct {
     ngx_uint_t                      cache;        /* $persona_cache */
     ngx_http_persona_pcache_waiter_t *cache_waiter;
 
+    /* caps, tracking and goals, or NULL (ngx_http_persona_track.c) */
+    ngx_http_persona_track_t       *track;
+
     unsigned                        done:1;
     unsigned                        waiting:1;
     unsigned                        applied:1;
@@ -206,6 +220,33 @@ ngx_array_t *ngx_http_persona_id_cookie_ids(ngx_conf_t *cf,
 ngx_int_t ngx_http_persona_issue_id(ngx_http_request_t *r,
     ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx);
 ngx_int_t ngx_http_persona_set_id_cookie(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx);
+/* the request has "Sec-GPC: 1" */
+ngx_uint_t ngx_http_persona_gpc(ngx_http_request_t *r);
+
+/* ngx_http_persona_track.c: caps, tracking and goals */
+char *ngx_http_persona_events(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+ngx_int_t ngx_http_persona_init_track(ngx_conf_t *cf);
+/* before the rules are evaluated; key: the profile key, NULL when the
+ * profile is not looked up */
+ngx_int_t ngx_http_persona_track_start(ngx_http_request_t *r,
+    ngx_http_persona_loc_conf_t *lcf, ngx_http_persona_ctx_t *ctx,
+    ngx_str_t *key);
+/* the cap counters to read with the profile: up to max commands */
+ngx_uint_t ngx_http_persona_track_cap_reads(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, ngx_http_persona_redis_cmd_t *cmds,
+    ngx_uint_t max);
+void ngx_http_persona_track_cap_replies(ngx_http_persona_ctx_t *ctx,
+    redisReply **replies, ngx_uint_t n);
+/* 1: a crawler, in no experiment */
+ngx_uint_t ngx_http_persona_track_bot(ngx_http_persona_ctx_t *ctx);
+/* after bucketing: capped variants become "<variant>-capped" with the
+ * control's experience */
+void ngx_http_persona_track_caps(ngx_http_request_t *r,
+    ngx_http_persona_ctx_t *ctx, const persona_variant_t **variants);
+/* after the segment: which goals the request converts */
+void ngx_http_persona_track_goals(ngx_http_request_t *r,
     ngx_http_persona_ctx_t *ctx);
 
 /* ngx_http_persona_filter.c: the header filter */

@@ -501,6 +501,8 @@ ngx_http_persona_rules_evaluate(ngx_http_request_t *r,
         ngx_http_persona_experiments(r, ctx);
     }
 
+    ngx_http_persona_track_goals(r, ctx);
+
     len = 0;
 
     for (i = 0; i < res.nmatches; i++) {
@@ -550,6 +552,11 @@ ngx_http_persona_experiments(ngx_http_request_t *r,
 
     rules = ctx->rules->rules;
 
+    if (ngx_http_persona_track_bot(ctx)) {
+        /* crawlers see the segment's plain experience */
+        return;
+    }
+
     v = ngx_pcalloc(r->pool, rules->nexperiments * sizeof(void *));
     if (v == NULL) {
         return;
@@ -566,6 +573,9 @@ ngx_http_persona_experiments(ngx_http_request_t *r,
     if (n == 0) {
         return;
     }
+
+    /* a visitor at a cap sees the control */
+    ngx_http_persona_track_caps(r, ctx, v);
 
     over = ngx_palloc(r->pool, n * sizeof(void *));
     if (over == NULL) {

@@ -62,6 +62,7 @@ typedef struct {
     size_t                     nsegments_alloc;
     size_t                     nexperiences_alloc;
     size_t                     nexperiments_alloc;
+    size_t                     ngoals_alloc;
     size_t                     nfiles_alloc;
     size_t                     nwarnings_alloc;
     size_t                     nreqh_alloc;
@@ -91,8 +92,12 @@ typedef struct {
 
 
 static const char  *persona_top_keys[] = {
-    "segments", "default", "experiences", "experiments", "description",
-    "$schema", NULL
+    "segments", "default", "experiences", "experiments", "goals",
+    "description", "$schema", NULL
+};
+
+static const char  *persona_goal_keys[] = {
+    "name", "when", "description", NULL
 };
 
 static const char  *persona_segment_keys[] = {
@@ -183,6 +188,7 @@ static int persona_load_variant(persona_load_t *ld, const persona_jnode_t *n,
     persona_experiment_t *x, size_t i);
 static int persona_load_cap(persona_load_t *ld, const persona_jnode_t *n,
     persona_experiment_t *x);
+static int persona_load_goal(persona_load_t *ld, const persona_jnode_t *n);
 static int persona_load_finish(persona_load_t *ld);
 static int persona_load_template(persona_load_t *ld, const persona_jnode_t *s,
     int html, const persona_template_t **out);
@@ -746,6 +752,22 @@ persona_load_file(persona_load_t *ld, const char *path, const char *text,
 
         for (i = 0; i < n->nchild; i++) {
             rc = persona_load_experiment(ld, &n->child[i]);
+            if (rc != PERSONA_OK) {
+                return rc;
+            }
+        }
+    }
+
+    n = persona_json_get(root, "goals");
+
+    if (n) {
+        if (!json_is_array(n->value)) {
+            return persona_fail(ld, ld->file, n->line, n->column,
+                                "expected an array of goals");
+        }
+
+        for (i = 0; i < n->nchild; i++) {
+            rc = persona_load_goal(ld, &n->child[i]);
             if (rc != PERSONA_OK) {
                 return rc;
             }
@@ -1847,6 +1869,98 @@ persona_load_cap(persona_load_t *ld, const persona_jnode_t *n,
 
 
 static int
+persona_load_goal(persona_load_t *ld, const persona_jnode_t *n)
+{
+    int                    rc;
+    size_t                 i;
+    persona_goal_t        *g;
+    persona_cond_t        *cond;
+    persona_str_t          name;
+    const persona_jnode_t *nm, *when, *d;
+
+    if (!json_is_object(n->value)) {
+        return persona_fail(ld, ld->file, n->line, n->column,
+                            "expected a goal: { \"name\": ..., "
+                            "\"when\": { ... } }");
+    }
+
+    rc = persona_check_keys(ld, n, persona_goal_keys, "a goal");
+    if (rc != PERSONA_OK) {
+        return rc;
+    }
+
+    d = persona_json_get(n, "description");
+    if (d && (rc = persona_check_string(ld, d, "a description")) != 0) {
+        return rc;
+    }
+
+    nm = persona_json_get(n, "name");
+    when = persona_json_get(n, "when");
+
+    if (nm == NULL) {
+        return persona_fail(ld, ld->file, n->line, n->column,
+                            "expected \"name\" and \"when\" in a goal");
+    }
+
+    if (!json_is_string(nm->value)
+        || !persona_segment_name_valid(json_string_value(nm->value),
+                                       json_string_length(nm->value)))
+    {
+        return persona_fail(ld, ld->file, nm->line, nm->column,
+                            "expected a goal name of 1 to 64 letters, "
+                            "digits, \"_\", \"-\", \".\" or \":\"");
+    }
+
+    name.data = json_string_value(nm->value);
+    name.len = json_string_length(nm->value);
+
+    for (i = 0; i < ld->rs->ngoals; i++) {
+        g = &ld->rs->goals[i];
+
+        if (persona_str_eq(g->name, name)) {
+            return persona_fail(ld, ld->file, nm->line, nm->column,
+                                "goal \"%s\" is already defined at "
+                                "%s:%u:%u", name.data, g->file, g->line,
+                                g->column);
+        }
+    }
+
+    if (when == NULL) {
+        return persona_fail(ld, ld->file, n->line, n->column,
+                            "expected \"when\" with the conditions of "
+                            "goal \"%s\"", name.data);
+    }
+
+    rc = persona_cond_compile(&cond, when, &ld->cctx, ld->err);
+    if (rc != PERSONA_OK) {
+        return persona_wrap(ld, ld->file, rc);
+    }
+
+    name.data = persona_strndup(&ld->arena->alloc, name.data, name.len);
+    if (name.data == NULL) {
+        return persona_wrap(ld, ld->file, PERSONA_NOMEM);
+    }
+
+    ld->rs->goals = persona_grow(ld, ld->rs->goals, ld->rs->ngoals,
+                                 &ld->ngoals_alloc, sizeof(persona_goal_t));
+    if (ld->rs->goals == NULL) {
+        return persona_wrap(ld, ld->file, PERSONA_NOMEM);
+    }
+
+    g = &ld->rs->goals[ld->rs->ngoals++];
+    memset(g, 0, sizeof(persona_goal_t));
+
+    g->name = name;
+    g->when = cond;
+    g->file = ld->file;
+    g->line = nm->line;
+    g->column = nm->column;
+
+    return PERSONA_OK;
+}
+
+
+static int
 persona_load_template(persona_load_t *ld, const persona_jnode_t *s,
     int html, const persona_template_t **out)
 {
@@ -2467,6 +2581,28 @@ persona_rules_eval(const persona_rules_t *rules, persona_lookup_pt lookup,
     }
 
     return PERSONA_OK;
+}
+
+
+size_t
+persona_rules_goals(const persona_rules_t *rules, persona_lookup_pt lookup,
+    void *data, unsigned char *matched)
+{
+    size_t          i, n;
+    persona_eval_t  ev;
+
+    ev.lookup = lookup;
+    ev.data = data;
+    ev.scratch = rules->scratch;
+
+    n = 0;
+
+    for (i = 0; i < rules->ngoals; i++) {
+        matched[i] = (persona_cond_eval(rules->goals[i].when, &ev) == 1);
+        n += matched[i];
+    }
+
+    return n;
 }
 
 

@@ -133,6 +133,16 @@ typedef struct {
 } persona_experiment_t;
 
 
+/* a conversion goal: "goals": [ { "name": ..., "when": { ... } } ] */
+typedef struct {
+    persona_str_t               name;
+    const persona_cond_t       *when;
+    const char                 *file;
+    unsigned                    line;
+    unsigned                    column;
+} persona_goal_t;
+
+
 /* read-only after loading */
 typedef struct {
     persona_segment_t          *segments;   /* in file order */
@@ -143,6 +153,8 @@ typedef struct {
     size_t                      nexperiences;
     persona_experiment_t       *experiments;    /* in file order */
     size_t                      nexperiments;
+    persona_goal_t             *goals;          /* in file order */
+    size_t                      ngoals;
 
     /* every attribute used, and PERSONA_ATTR_BIT()s in attrs.uses: the
      * glue computes device / lang or looks up geo only when used */
@@ -210,6 +222,14 @@ typedef struct {
 
 int persona_rules_eval(const persona_rules_t *rules,
     persona_lookup_pt lookup, void *data, persona_result_t *res);
+
+/*
+ * Goals: matched[i] := 1 when rules->goals[i] holds for the request, else
+ * 0 (a regex over PCRE2's limits: 0).  matched has room for rules->ngoals.
+ * Returns how many matched.
+ */
+size_t persona_rules_goals(const persona_rules_t *rules,
+    persona_lookup_pt lookup, void *data, unsigned char *matched);
 
 /* experience by segment name (binary search), or NULL */
 const persona_experience_t *persona_rules_experience(

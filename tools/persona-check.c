@@ -74,7 +74,8 @@
  *       "response_headers": { "X-Gone": null },
  *       "blocks": { "hero": { "contains": "Welcome back" } },
  *       "landing":  { "/": "/lp/vip.html" },
- *       "redirect": { "/promo": null }
+ *       "redirect": { "/promo": null },
+ *       "goals": ["purchase"]             goals converting, in file order
  *     }
  *   }
  * For headers, blocks, landing and redirect a string must equal the
@@ -172,6 +173,10 @@ static const persona_str_t *check_get(check_attrs_t *attrs, const char *name);
 static void check_view(check_t *ck, const persona_result_t *res,
     const char *id, check_view_t *view);
 static int check_explain(check_t *ck, const char *path);
+static int check_expect_goals(check_t *ck, const char *file,
+    const persona_jnode_t *w, check_attrs_t *attrs);
+static void check_explain_goals(check_t *ck, check_attrs_t *attrs);
+static int check_bot(check_attrs_t *attrs);
 static int check_test(check_t *ck, const char *path);
 static int check_case(check_t *ck, const char *file, size_t i,
     const persona_jnode_t *c);
@@ -927,12 +932,60 @@ check_explain(check_t *ck, const char *path)
         }
     }
 
-    check_view(ck, &res, ck->id, &view);
+    check_view(ck, &res, check_bot(&attrs) ? NULL : ck->id, &view);
 
     printf("\n");
     check_print_view(ck, &view, &attrs);
 
+    check_explain_goals(ck, &attrs);
+
     return CHECK_OK;
+}
+
+
+/* crawlers are in no experiment, as in nginx */
+static int
+check_bot(check_attrs_t *attrs)
+{
+    const persona_str_t  *d;
+
+    d = check_get(attrs, "device");
+
+    return d && d->len == 3 && memcmp(d->data, "bot", 3) == 0;
+}
+
+
+/* which goals the request would convert (written with persona_track on) */
+static void
+check_explain_goals(check_t *ck, check_attrs_t *attrs)
+{
+    int                    ok;
+    size_t                 i;
+    persona_eval_t         ev;
+    const persona_goal_t  *g;
+    const persona_cond_t  *failed;
+
+    if (ck->rules->ngoals == 0) {
+        return;
+    }
+
+    ev.lookup = check_lookup;
+    ev.data = attrs;
+    ev.scratch = ck->rules->scratch;
+
+    printf("\ngoals:\n");
+
+    for (i = 0; i < ck->rules->ngoals; i++) {
+        g = &ck->rules->goals[i];
+
+        ok = persona_cond_explain(g->when, &ev, &failed);
+
+        printf("  %-20s %s:%u:%u: %s\n", g->name.data, g->file, g->line,
+               g->column,
+               ok == PERSONA_COND_LIMIT
+               ? "no conversion (a regex exceeded PCRE2's limits)"
+               : ok ? "conversion" : "no conversion");
+    }
 }
 
 
@@ -1175,6 +1228,76 @@ check_expect_value(check_t *ck, const char *file, const char *what,
 }
 
 
+/* "goals": the names of the goals the request converts, in file order */
+static int
+check_expect_goals(check_t *ck, const char *file, const persona_jnode_t *w,
+    check_attrs_t *attrs)
+{
+    char            *want, *got;
+    size_t           k, n, len;
+    unsigned char   *matched;
+
+    if (!json_is_array(w->value)) {
+        return check_fail(file, w, 0, "expected an array of goal names");
+    }
+
+    n = 1;
+
+    for (k = 0; k < w->nchild; k++) {
+        if (!json_is_string(w->child[k].value)) {
+            return check_fail(file, &w->child[k], 0, "expected a goal name");
+        }
+
+        n += json_string_length(w->child[k].value) + 1;
+    }
+
+    want = check_alloc(ck, n);
+    want[0] = '\0';
+
+    for (k = 0; k < w->nchild; k++) {
+        if (k) {
+            strcat(want, ",");
+        }
+
+        strcat(want, json_string_value(w->child[k].value));
+    }
+
+    matched = check_alloc(ck, ck->rules->ngoals + 1);
+    persona_rules_goals(ck->rules, check_lookup, attrs, matched);
+
+    n = 1;
+
+    for (k = 0; k < ck->rules->ngoals; k++) {
+        n += ck->rules->goals[k].name.len + 1;
+    }
+
+    got = check_alloc(ck, n);
+    len = 0;
+
+    for (k = 0; k < ck->rules->ngoals; k++) {
+        if (!matched[k]) {
+            continue;
+        }
+
+        if (len) {
+            got[len++] = ',';
+        }
+
+        memcpy(got + len, ck->rules->goals[k].name.data,
+               ck->rules->goals[k].name.len);
+        len += ck->rules->goals[k].name.len;
+    }
+
+    got[len] = '\0';
+
+    if (strcmp(want, got) != 0) {
+        check_diff(ck, "goals", want, got, len);
+    }
+
+    return CHECK_OK;
+}
+
+
 static int
 check_case(check_t *ck, const char *file, size_t i, const persona_jnode_t *c)
 {
@@ -1196,7 +1319,7 @@ check_case(check_t *ck, const char *file, size_t i, const persona_jnode_t *c)
                                         "description", NULL };
     static const char  *expect_keys[] = {
         "segment", "segments", "experience", "variants", "request_headers",
-        "response_headers", "blocks", "landing", "redirect", NULL
+        "response_headers", "blocks", "landing", "redirect", "goals", NULL
     };
 
     if (!json_is_object(c->value)) {
@@ -1254,7 +1377,7 @@ check_case(check_t *ck, const char *file, size_t i, const persona_jnode_t *c)
                               * sizeof(persona_str_t));
     res.matches = matches;
     persona_rules_eval(ck->rules, check_lookup, &attrs, &res);
-    check_view(ck, &res, id, &view);
+    check_view(ck, &res, check_bot(&attrs) ? NULL : id, &view);
 
     /* differences are collected, then printed after the verdict */
     ck->failures = 0;
@@ -1335,6 +1458,15 @@ check_case(check_t *ck, const char *file, size_t i, const persona_jnode_t *c)
             }
 
             check_diff(ck, "segments", want, list, len);
+        }
+    }
+
+    w = persona_json_get(e, "goals");
+
+    if (w) {
+        rc = check_expect_goals(ck, file, w, &attrs);
+        if (rc != CHECK_OK) {
+            return rc;
         }
     }
 

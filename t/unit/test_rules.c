@@ -746,6 +746,50 @@ test_experiments(void **state)
 }
 
 
+static int
+goal_lookup(void *data, const persona_attr_t *attr, persona_str_t *value)
+{
+    value->data = data;
+    value->len = strlen(data);
+
+    return PERSONA_ATTR_FOUND;
+}
+
+
+static void
+test_goals(void **state)
+{
+    unsigned char     m[3];
+    persona_error_t   err;
+    persona_rules_t  *rs;
+
+    const char *text =
+        "{ \"goals\": ["
+        " { \"name\": \"purchase\","
+        "   \"when\": { \"request.path\": \"/thanks\" } },"
+        " { \"name\": \"lead\", \"description\": \"forms\","
+        "   \"when\": { \"request.path\": { \"prefix\": \"/th\" } } },"
+        " { \"name\": \"other\", \"when\": { \"request.path\": \"/x\" } }"
+        "] }";
+
+    assert_int_equal(persona_rules_load_buffer(&rs, "x.json", text,
+                                               strlen(text), NULL, &err),
+                     PERSONA_OK);
+    assert_int_equal(rs->ngoals, 3);
+    assert_string_equal(rs->goals[1].name.data, "lead");
+    assert_int_equal(rs->goals[1].line, 1);
+
+    assert_int_equal(persona_rules_goals(rs, goal_lookup, "/thanks", m), 2);
+    assert_int_equal(m[0], 1);
+    assert_int_equal(m[1], 1);
+    assert_int_equal(m[2], 0);
+
+    assert_int_equal(persona_rules_goals(rs, goal_lookup, "/", m), 0);
+
+    persona_rules_free(rs);
+}
+
+
 static void
 test_var_names(void **state)
 {
@@ -778,6 +822,7 @@ main(void)
         cmocka_unit_test(test_posix_dir_errors),
         cmocka_unit_test(test_warnings),
         cmocka_unit_test(test_experiments),
+        cmocka_unit_test(test_goals),
         cmocka_unit_test(test_var_names),
     };
 
