@@ -98,6 +98,15 @@ sub replace_rules {
 add_block_preprocessor(sub {
     my $block = shift;
 
+    # a browser: an empty User-Agent is a bot, in no experiment
+    my $ua = "User-Agent: Mozilla/5.0 (X11; Linux x86_64) Firefox/120.0";
+    my $mh = $block->more_headers;
+    if (!defined $mh) {
+        $block->set_value("more_headers", "$ua\n");
+    } elsif ($mh !~ /^User-Agent:/mi) {
+        $block->set_value("more_headers", "$mh\n$ua\n");
+    }
+
     if (!defined $block->http_config) {
         $block->set_value("http_config",
             "    persona_redis 127.0.0.1:\$TEST_NGINX_REDIS_PORT timeout=2s;\n");
