@@ -431,3 +431,28 @@ hero=urgency,free=b
 GET p:{cap6}:cap:hero
 --- response_body
 1
+
+
+
+=== TEST 21: a profile served from persona_profile_cache still reads its cap counters (alone, in one round trip)
+--- http_config
+    persona_redis 127.0.0.1:$TEST_NGINX_REDIS_PORT timeout=2s;
+    persona_profile_cache zone=caps130:1m ttl=60s;
+--- redis_init
+HSET persona:profile:cap7 tier gold
+SET persona:profile:cap7:cap:hero 5 EX 60
+--- config
+    persona_rules ../html/rules.json;
+    location = /t {
+        persona on;
+        persona_id $arg_id;
+        return 200 "$persona_cache|$persona_variants\n";
+    }
+--- pipelined_requests eval
+["GET /t?id=cap7", "GET /t?id=cap7"]
+--- response_body eval
+["miss|hero=urgency-capped,free=b\n", "hit|hero=urgency-capped,free=b\n"]
+--- no_error_log
+[error]
+[alert]
+[emerg]
