@@ -12,7 +12,7 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            libclang-rt-14-dev curl
            liburi-perl libhttp-message-perl libio-socket-ssl-perl
            libipc-run-perl"
-demo_pkgs="$build_pkgs redis-server redis-tools curl"
+demo_pkgs="$build_pkgs redis-server redis-tools curl libmaxmind-db-writer-perl"
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
             libmaxmind-db-writer-perl"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm-14"
