@@ -18,8 +18,8 @@ UNIT_SRCS  := $(sort $(wildcard t/unit/test_*.c))
 UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
-.PHONY: all deps module tools unit check-rules itest test demo bench fuzz \
-        fuzz-coverage valgrind clean
+.PHONY: all deps module tools unit check-rules itest test demo demo-test \
+        deb bench fuzz fuzz-coverage valgrind clean
 
 all: module tools
 
@@ -67,6 +67,11 @@ test:
 	@$(MAKE) --no-print-directory check-rules
 	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=60 scripts/fuzz.sh 10
 	@$(MAKE) --no-print-directory itest
+	@if [ -x /usr/bin/chromium ]; then \
+	    $(MAKE) --no-print-directory demo-test; \
+	else \
+	    echo "test: demo-test skipped (no /usr/bin/chromium)"; \
+	fi
 
 # long fuzzing runs: make fuzz FUZZ_SECONDS=600 (each target);
 # `make test` fuzzes about 60 s in all (at most 10 s a target).
@@ -92,6 +97,12 @@ demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@demo/run.sh
+
+# the demo in headless Chromium (screenshots in build/demo-test/)
+demo-test:
+	@scripts/deps.sh demo-test
+	@$(MAKE) --no-print-directory all
+	@demo/test/run.sh
 
 bench:
 	@scripts/deps.sh bench
