@@ -48,13 +48,15 @@ unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
 # the example rules and their expectation cases, through persona-check
-# (rules/goals.json joins once persona-check knows goals: demo/probe/)
+# (with rules/optional/*.json when persona-check knows goals: demo/probe/)
 check-rules: $(BUILD)/persona-check
 	$(BUILD)/persona-check rules/shop.json --test rules/tests/shop.json
 	@if $(BUILD)/persona-check demo/probe/goals.json > /dev/null 2>&1; then \
-	    $(BUILD)/persona-check rules --test rules/tests/shop.json; \
+	    d=$$(mktemp -d) && cp -R rules/*.json rules/blocks rules/optional/*.json $$d/ \
+	    && $(BUILD)/persona-check $$d --test rules/tests/shop.json; \
+	    rc=$$?; rm -rf "$$d"; exit $$rc; \
 	else \
-	    echo "check-rules: rules/goals.json left out (no goals in this build)"; \
+	    echo "check-rules: rules/optional/ left out (no goals in this build)"; \
 	fi
 
 itest: module
@@ -103,6 +105,11 @@ demo-test:
 	@scripts/deps.sh demo-test
 	@$(MAKE) --no-print-directory all
 	@demo/test/run.sh
+
+# the Debian package, built in build/deb/ (libnginx-mod-http-persona_*.deb)
+deb:
+	@scripts/deps.sh deb
+	@scripts/build-deb.sh
 
 bench:
 	@scripts/deps.sh bench

@@ -71,9 +71,12 @@ CONF
 }
 
 features=()
+have() { [[ " ${features[*]} " == *" $1 "* ]]; }
 rules="$root/rules/shop.json"
-if has_feature "persona_rules $root/rules;" ""; then
-    rules="$root/rules"
+if has_feature "persona_rules $root/demo/probe/goals.json;" ""; then
+    # the shop's rules and rules/optional/goals.json, published into
+    # $run/rules (a symlink to a checked release) by demo/publish-rules.sh
+    rules="$run/rules"
     features+=(goals)
 fi
 track="# persona_track on;"
@@ -95,6 +98,10 @@ preview="# persona_preview_token ...;"
 if has_feature "" "location / { persona on; persona_preview_token x; }"; then
     preview="persona_preview_token $token;"
     features+=(preview)
+fi
+
+if have goals; then
+    "$root/demo/publish-rules.sh" "$check" "$root" "$run/rules"
 fi
 
 # the GeoIP database: documentation ranges only (demo/make-geo-db.pl)
@@ -151,7 +158,6 @@ pids+=($!)
 wait_port "$port"
 
 url="http://127.0.0.1:$port"
-have() { [[ " ${features[*]} " == *" $1 "* ]]; }
 missing=
 for f in goals track metrics preview; do
     have "$f" || missing="$missing $f"
@@ -172,7 +178,7 @@ Persona demo is running (Redis on 127.0.0.1:$redis_port, nginx on 127.0.0.1:$por
     curl -s  -A Mozilla/5.0 '$url/?utm_source=douyin&utm_medium=live' | grep -i '<h1>'
     curl -s  -A Mozilla/5.0 -H 'X-Forwarded-For: 203.0.113.7' $url/ | grep -i same-day
 
-  Edit a profile live, or the rules (reloaded within 2 s):
+  Edit a profile live, or the rules in $root/rules (reloaded within 2 s):
     redis-cli -p $redis_port HSET persona:profile:dana cart_items 1
     $check $rules --test $root/rules/tests/shop.json
 TXT
@@ -227,6 +233,12 @@ fi
 # DEMO_SMOKE=1: start, check the visitors' pages answer 200, stop
 if [ -n "${DEMO_SMOKE:-}" ]; then
     exit "$failed"
+fi
+
+# edits of rules/ reach the demo: checked, then published
+if have goals; then
+    "$root/demo/publish-rules.sh" "$check" "$root" "$run/rules" --watch &
+    pids+=($!)
 fi
 
 # every tracking event as it lands in the stream
