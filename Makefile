@@ -19,7 +19,7 @@ UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
 .PHONY: all deps module tools unit check-rules itest test demo demo-test \
-        deb bench fuzz fuzz-coverage valgrind clean
+        deb deb-check bench fuzz fuzz-coverage valgrind clean
 
 all: module tools
 
@@ -110,6 +110,11 @@ demo-test:
 deb:
 	@scripts/deps.sh deb
 	@scripts/build-deb.sh
+
+# root, throw-away: apt install the package, nginx -t README's minimal
+# configuration with its example rules, purge it again
+deb-check:
+	@scripts/deb-install-check.sh
 
 bench:
 	@scripts/deps.sh bench

@@ -4,7 +4,7 @@
 # demo-test also needs Node.js (any packaging: Debian's nodejs and npm are
 # installed only when there is no node) and demo/test's npm packages
 # (npm ci, from package-lock.json).
-# Usage: scripts/deps.sh build|test|demo|demo-test|bench|fuzz|valgrind
+# Usage: scripts/deps.sh build|test|demo|demo-test|deb|bench|fuzz|valgrind
 set -euo pipefail
 
 build_pkgs="gcc make pkg-config nginx nginx-dev libhiredis-dev libjansson-dev
@@ -17,6 +17,7 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            libipc-run-perl chromium"
 demo_pkgs="$build_pkgs redis-server redis-tools curl libmaxmind-db-writer-perl"
 demo_test_pkgs="$demo_pkgs chromium"
+deb_pkgs="$build_pkgs dpkg-dev debhelper lintian"
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
             libmaxmind-db-writer-perl"
 fuzz_pkgs="$build_pkgs clang libclang-rt-14-dev llvm-14"
@@ -27,10 +28,11 @@ case "${1:-build}" in
     test)     want=$test_pkgs ;;
     demo)     want=$demo_pkgs ;;
     demo-test) want=$demo_test_pkgs ;;
+    deb)      want=$deb_pkgs ;;
     bench)    want=$bench_pkgs ;;
     fuzz)     want=$fuzz_pkgs ;;
     valgrind) want=$valgrind_pkgs ;;
-    *) echo "usage: $0 build|test|demo|demo-test|bench|fuzz|valgrind" >&2
+    *) echo "usage: $0 build|test|demo|demo-test|deb|bench|fuzz|valgrind" >&2
        exit 2 ;;
 esac
 
