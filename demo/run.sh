@@ -88,7 +88,7 @@ events="# persona_events persona:events maxlen=100000;"
 if has_feature "persona_events persona:events maxlen=100000;" ""; then
     events="persona_events persona:events maxlen=100000;"
 fi
-metrics='return 404 "persona_metrics is not in this build of the module\\n";'
+metrics='return 404 "persona_metrics is not in this build of the module\n";'
 if has_feature "" "location = /m { persona_metrics; }"; then
     metrics="persona_metrics;"
     features+=(metrics)
