@@ -248,6 +248,21 @@ async function main() {
             await ctx.close();
         }
 
+        // the newsletter link redirects; the order-complete page (a goal) answers
+        {
+            const ctx = await browser.newContext({ userAgent: UA });
+            const page = await ctx.newPage();
+            await page.goto(`${base}/persona-demo/as/dana`);
+            await page.goto(`${base}/newsletter?utm_medium=email&utm_campaign=spring-letter`);
+            ok(page.url().startsWith(`${base}/product/longjing.html?`),
+               "newsletter: redirected to the product page, the tags kept", page.url());
+            await page.click("#buy");
+            await page.waitForLoadState();
+            ok((await text(page, "main h1")) === "Thank you, your order is on its way",
+               "product page: Buy now reaches the order-complete page (the purchase goal)");
+            await ctx.close();
+        }
+
         // no script needed: the same page with JavaScript off
         {
             const ctx = await browser.newContext({ userAgent: UA, javaScriptEnabled: false });
