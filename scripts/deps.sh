@@ -16,7 +16,8 @@ test_pkgs="$build_pkgs redis-server redis-tools libcmocka-dev perl
            liburi-perl libhttp-message-perl libio-socket-ssl-perl
            libipc-run-perl chromium"
 demo_pkgs="$build_pkgs redis-server redis-tools curl libmaxmind-db-writer-perl"
-demo_test_pkgs="$demo_pkgs chromium"
+# fonts-wqy-microhei: the shop's Chinese brand name in the screenshots
+demo_test_pkgs="$demo_pkgs chromium fonts-wqy-microhei"
 deb_pkgs="$build_pkgs dpkg-dev debhelper lintian"
 bench_pkgs="$build_pkgs redis-server redis-tools wrk util-linux procps curl
             libmaxmind-db-writer-perl"
