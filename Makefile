@@ -19,7 +19,7 @@ UNIT_BINS  := $(patsubst t/unit/%.c,$(BUILD)/unit/%,$(UNIT_SRCS))
 UNIT_CFLAGS = -g -O1 -std=gnu99 $(WARN) $(SAN) -Isrc -It/unit
 
 .PHONY: all deps module tools unit check-rules itest tools-test test demo \
-        bench fuzz fuzz-coverage valgrind chaos clean
+        demo-test deb deb-check bench fuzz fuzz-coverage valgrind chaos clean
 
 all: module tools
 
@@ -64,8 +64,16 @@ unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
 # the example rules and their expectation cases, through persona-check
+# (with rules/optional/*.json when persona-check knows goals: demo/probe/)
 check-rules: $(BUILD)/persona-check
 	$(BUILD)/persona-check rules/shop.json --test rules/tests/shop.json
+	@if $(BUILD)/persona-check demo/probe/goals.json > /dev/null 2>&1; then \
+	    d=$$(mktemp -d) && cp -R rules/*.json rules/blocks rules/optional/*.json $$d/ \
+	    && $(BUILD)/persona-check $$d --test rules/tests/shop.json; \
+	    rc=$$?; rm -rf "$$d"; exit $$rc; \
+	else \
+	    echo "check-rules: rules/optional/ left out (no goals in this build)"; \
+	fi
 
 itest: module
 	@scripts/run-tests.sh
@@ -82,6 +90,11 @@ test:
 	@$(MAKE) --no-print-directory tools-test
 	@FUZZ_SKIP="$(FUZZ_SKIP)" FUZZ_TOTAL=60 scripts/fuzz.sh 10
 	@$(MAKE) --no-print-directory itest
+	@if [ -x /usr/bin/chromium ]; then \
+	    $(MAKE) --no-print-directory demo-test; \
+	else \
+	    echo "test: demo-test skipped (no /usr/bin/chromium)"; \
+	fi
 
 # long fuzzing runs: make fuzz FUZZ_SECONDS=600 (each target);
 # `make test` fuzzes about 60 s in all (at most 10 s a target).
@@ -107,6 +120,22 @@ demo:
 	@scripts/deps.sh demo
 	@$(MAKE) --no-print-directory all
 	@demo/run.sh
+
+# the demo in headless Chromium (screenshots in build/demo-test/)
+demo-test:
+	@scripts/deps.sh demo-test
+	@$(MAKE) --no-print-directory all
+	@demo/test/run.sh
+
+# the Debian package, built in build/deb/ (libnginx-mod-http-persona_*.deb)
+deb:
+	@scripts/deps.sh deb
+	@scripts/build-deb.sh
+
+# root, throw-away: apt install the package, nginx -t README's minimal
+# configuration with its example rules, purge it again
+deb-check:
+	@scripts/deb-install-check.sh
 
 bench:
 	@scripts/deps.sh bench
