@@ -19,14 +19,16 @@
  *   - the slot injector (persona_inject.c) feeds every byte of a body,
  *     in chunks split anywhere, and honours a marker or "</head" only
  *     when it begins in TEXT (persona_html_scan() with stop set stops at
- *     each '<' in TEXT and lets the injector look at it first);
+ *     a "<!" or "</" in TEXT and lets the injector look at it first);
  *   - the template compiler (persona_template.c) feeds a block's literal
  *     text and asks, at each placeholder, persona_html_context() and the
  *     attribute's name.
  *
  * The state is a fixed-size struct; nothing is allocated or copied
  * except a tag name prefix and an attribute name, both bounded.  Text,
- * raw text, comments and bogus comments are skipped with memchr.
+ * raw text, comments, bogus comments and quoted values are skipped with
+ * memchr; without names (the injector) a tag is read by a tight loop a
+ * state (bench/scan-bench.c measures it; README, "Benchmark").
  */
 
 #ifndef PERSONA_HTML_H
@@ -84,11 +86,20 @@ void persona_html_init_names(persona_html_t *h);
 
 /*
  * Feeds [p, end) and returns end; with stop set, returns instead at the
- * first '<' met in TEXT, before consuming it (so the caller can look at
- * what follows; it feeds that '<' itself later).
+ * first '<' met in TEXT that stop asks for, before consuming it (so the
+ * caller can look at what follows; it feeds that '<' itself later).
+ * stop is 0 or PERSONA_HTML_STOP_LT (every '<'), or any of:
+ *   PERSONA_HTML_STOP_BANG    a '<' followed by '!'
+ *   PERSONA_HTML_STOP_SLASH   a '<' followed by '/'
+ * and then also a '<' that is the last byte of [p, end) (what follows it
+ * is not known yet).  The other '<' are read on as tags.
  */
 const char *persona_html_scan(persona_html_t *h, const char *p,
     const char *end, int stop);
+
+#define PERSONA_HTML_STOP_LT     1
+#define PERSONA_HTML_STOP_BANG   2
+#define PERSONA_HTML_STOP_SLASH  4
 
 /* 1 in element text, where markers count */
 #define persona_html_in_text(h)  ((h)->state == 0)

@@ -2,9 +2,10 @@
  * Slot injection state machine: see persona_inject.h for the contract.
  *
  * The scanner sits in TEXT and lets the HTML context tokenizer
- * (persona_html.c) run over the page up to the next '<' that stands in
- * element text (memchr while in text; a tag, a comment or a script is
- * walked through to its end).  From that '<' it follows one candidate
+ * (persona_html.c) run over the page up to the next "<!" (or "</" while
+ * the data layer is wanted) that stands in element text (memchr while in
+ * text; a tag, a comment or a script is walked through to its end).
+ * From that '<' it follows one candidate
  * (a marker, or "</head" when the data layer is still wanted) byte by
  * byte.  Every byte of a candidate except its first is a pattern byte,
  * a name byte, '-' or the final '>', none of which is '<'; so when a
@@ -102,18 +103,19 @@ persona_inject_feed(persona_inject_t *st, const char *chunk, size_t len,
     while (p < end) {
 
         if (st->state == PERSONA_INJECT_S_TEXT) {
-            lt = persona_html_scan(&st->html, p, end, 1);
+            /*
+             * The tokenizer reads ordinary tags on and stops at a '<' in
+             * text that may begin a candidate: "<!", "</" while the data
+             * layer is wanted, or a '<' at the end of the chunk.
+             */
+            lt = persona_html_scan(&st->html, p, end,
+                                   st->head_wanted
+                                   ? PERSONA_HTML_STOP_BANG
+                                     | PERSONA_HTML_STOP_SLASH
+                                   : PERSONA_HTML_STOP_BANG);
             if (lt == end) {
                 p = end;
                 break;
-            }
-
-            if (lt + 1 < end && lt[1] != '!'
-                && (lt[1] != '/' || !st->head_wanted))
-            {
-                /* an ordinary tag: no candidate, the tokenizer reads it */
-                p = persona_html_scan(&st->html, lt, lt + 1, 0);
-                continue;
             }
 
             mstart = lt;

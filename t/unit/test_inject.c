@@ -430,6 +430,11 @@ run_case(const inject_case_t *tc)
 
 #define BL  "a=[A]|b=[B]|x-y=[XY]|e=|A=[UA]"
 
+/* a line of text; a run of ordinary tags */
+#define TXT  "Plain text of a paragraph, with some words & figures 1 < 2.\n  "
+#define TAGS "<div class=\"card\">\n  <h3>Item</h3>\n  <p>Text</p>\n" \
+             "  <p class='price' data-x=1>9.00</p>\n</div>\n"
+
 #define N64 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
 #define N63 "nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn"
 #define D64 "ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-ab-c"
@@ -718,6 +723,65 @@ static const inject_case_t  cases[] = {
     { "closer inside a script is not one",
       "<!--persona:a--><script>'<!--/persona:a-->'</script>z",
       "[A]<script>'<!--/persona:a-->'</script>z", BL, 0, 0 },
+
+    /* the tokenizer's fast paths (every split position, as all cases) */
+    { "marker after a long text run",
+      TXT TXT TXT TXT "<!--persona:a-->" TXT "<!--persona:b-->",
+      TXT TXT TXT TXT "[A]" TXT "[B]", BL, 0, 0 },
+    { "marker after long runs of tags",
+      TAGS TAGS TAGS "<!--persona:a-->" TAGS "</div>",
+      TAGS TAGS TAGS "[A]" TAGS "</div>", BL, 0, 0 },
+    { "marker after a '<' that is text",
+      "a<<!--persona:a-->b<<<!--persona:b-->",
+      "a<[A]b<<[B]", BL, 0, 0 },
+    { "marker after a '<' at the end of a tag-like run",
+      "x <3 <!--persona:a--> 1<2<!--persona:b-->",
+      "x <3 [A] 1<2[B]", BL, 0, 0 },
+    { "end tags of raw text in any case, with delimiters",
+      "<SCRIPT>'<!--persona:a-->'</SCRIPT >"
+      "<style>/*<!--persona:a-->*/</STYLE\n>"
+      "<TextArea><!--persona:a--></textAREA\t>"
+      "<title><!--persona:a--></TITLE/>"
+      "<!--persona:b-->",
+      "<SCRIPT>'<!--persona:a-->'</SCRIPT >"
+      "<style>/*<!--persona:a-->*/</STYLE\n>"
+      "<TextArea><!--persona:a--></textAREA\t>"
+      "<title><!--persona:a--></TITLE/>"
+      "[B]", BL, 0, 0 },
+    { "near end tags of raw text do not end it",
+      "<script></scrip><</script<!--persona:a--></SCRIPTS>'</script >"
+      "<!--persona:b-->",
+      "<script></scrip><</script<!--persona:a--></SCRIPTS>'</script >"
+      "[B]", BL, 0, 0 },
+    { "end tag of raw text with a quoted '>'",
+      "<title>t</title a='>'><!--persona:b-->",
+      "<title>t</title a='>'>[B]", BL, 0, 0 },
+    { "escaped script with dashes and '<'",
+      "<script><!-- a - b -- c < d <!--persona:a--></script>"
+      "<!--persona:b-->",
+      "<script><!-- a - b -- c < d <!--persona:a--></script>[B]",
+      BL, 0, 0 },
+    { "'=' first in an attribute name is no value",
+      "<p =\"><!--persona:a-->\"><p a=\"><!--persona:b-->\">",
+      "<p =\">[A]\"><p a=\"><!--persona:b-->\">", BL, 0, 0 },
+    { "'==' begins an unquoted value",
+      "<p a==\"><!--persona:a-->", "<p a==\">[A]", BL, 0, 0 },
+    { "attributes: spaces, slashes, unquoted values",
+      "<p\ta\n=\f'<!--persona:a-->'\r/ b=x/ c d=\"<!--persona:a-->\">"
+      "<!--persona:b-->",
+      "<p\ta\n=\f'<!--persona:a-->'\r/ b=x/ c d=\"<!--persona:a-->\">"
+      "[B]", BL, 0, 0 },
+    { "end tag with a quoted value",
+      "</p title=\"><!--persona:a-->\"><!--persona:b-->",
+      "</p title=\"><!--persona:a-->\">[B]", BL, 0, 0 },
+    { "data layer: head end tag in any case after raw text",
+      "<head><TITLE>x</TITLE ><Script>'</head>'</sCRIPT></HEAD >"
+      "<!--persona:a-->",
+      "<head><TITLE>x</TITLE ><Script>'</head>'</sCRIPT>" DL_TEXT
+      "</HEAD >[A]", BL, 1, 0 },
+    { "data layer: end tags before head",
+      "<head></p></b></hea></headx></head\f><!--persona:a-->",
+      "<head></p></b></hea></headx>" DL_TEXT "</head\f>[A]", BL, 1, 0 },
 
     /* hold limit */
     { "default of exactly hold_max",
