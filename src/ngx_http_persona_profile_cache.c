@@ -56,8 +56,7 @@ typedef struct {
 
 /* a lookup under way in this worker, shared by the requests that wait */
 typedef struct {
-    ngx_rbtree_node_t                  node;     /* key: CRC32 of the key */
-    ngx_str_t                          key;
+    ngx_str_node_t                     sn;       /* the key, by CRC32 */
     ngx_queue_t                        waiters;
     ngx_http_persona_redis_op_t       *op;       /* once its first
                                                     request has left */
@@ -94,8 +93,6 @@ struct ngx_http_persona_profile_cache_s {
 static ngx_int_t ngx_http_persona_pcache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_persona_pcache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
-static void ngx_http_persona_pcache_flight_insert(ngx_rbtree_node_t *temp,
     ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_persona_pcache_node_t *ngx_http_persona_pcache_find(
     ngx_http_persona_profile_cache_t *pc, ngx_str_t *key, uint32_t hash);
@@ -254,7 +251,7 @@ ngx_http_persona_profile_cache_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     /* each worker inherits an empty table of lookups under way */
     ngx_rbtree_init(&pc->flights, &pc->flight_sentinel,
-                    ngx_http_persona_pcache_flight_insert);
+                    ngx_str_rbtree_insert_value);
 
     mcf->profile_cache = pc;
 
@@ -421,10 +418,10 @@ ngx_http_persona_profile_cache_share(ngx_http_request_t *r,
 
     ngx_memzero(flight, sizeof(ngx_http_persona_pcache_flight_t));
 
-    flight->key.data = (u_char *) flight
+    flight->sn.str.data = (u_char *) flight
                        + sizeof(ngx_http_persona_pcache_flight_t);
-    flight->key.len = ctx->cache_key.len;
-    ngx_memcpy(flight->key.data, ctx->cache_key.data, ctx->cache_key.len);
+    flight->sn.str.len = ctx->cache_key.len;
+    ngx_memcpy(flight->sn.str.data, ctx->cache_key.data, ctx->cache_key.len);
 
     flight->format = ctx->profile_format;
     flight->cache = pc;
@@ -436,9 +433,9 @@ ngx_http_persona_profile_cache_share(ngx_http_request_t *r,
         return;
     }
 
-    hash = ngx_crc32_short(flight->key.data, flight->key.len);
-    flight->node.key = hash;
-    ngx_rbtree_insert(&pc->flights, &flight->node);
+    hash = ngx_crc32_short(flight->sn.str.data, flight->sn.str.len);
+    flight->sn.node.key = hash;
+    ngx_rbtree_insert(&pc->flights, &flight->sn.node);
 
     *handler = ngx_http_persona_pcache_dispatch;
     *data = flight;
@@ -923,79 +920,9 @@ static ngx_http_persona_pcache_flight_t *
 ngx_http_persona_pcache_flight(ngx_http_persona_profile_cache_t *pc,
     ngx_str_t *key)
 {
-    uint32_t                           hash;
-    ngx_int_t                          rc;
-    ngx_rbtree_node_t                 *node, *sentinel;
-    ngx_http_persona_pcache_flight_t  *f;
-
-    hash = ngx_crc32_short(key->data, key->len);
-
-    node = pc->flights.root;
-    sentinel = pc->flights.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        f = (ngx_http_persona_pcache_flight_t *) node;
-
-        rc = ngx_memn2cmp(key->data, f->key.data, key->len, f->key.len);
-
-        if (rc == 0) {
-            return f;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_persona_pcache_flight_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t                **p;
-    ngx_http_persona_pcache_flight_t  *fn, *ft;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            fn = (ngx_http_persona_pcache_flight_t *) node;
-            ft = (ngx_http_persona_pcache_flight_t *) temp;
-
-            p = (ngx_memn2cmp(fn->key.data, ft->key.data, fn->key.len,
-                              ft->key.len)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    /* sn is the first member */
+    return (ngx_http_persona_pcache_flight_t *) ngx_str_rbtree_lookup(
+               &pc->flights, key, ngx_crc32_short(key->data, key->len));
 }
 
 
@@ -1084,7 +1011,7 @@ ngx_http_persona_pcache_leave(void *data)
         flight->op = NULL;
     }
 
-    ngx_rbtree_delete(&flight->cache->flights, &flight->node);
+    ngx_rbtree_delete(&flight->cache->flights, &flight->sn.node);
     ngx_free(flight);
 }
 
@@ -1102,7 +1029,7 @@ ngx_http_persona_pcache_dispatch(void *data, ngx_http_persona_status_e status,
     ngx_http_persona_pcache_waiter_t  *w;
 
     /* requests arriving from now on find the entry or look up anew */
-    ngx_rbtree_delete(&flight->cache->flights, &flight->node);
+    ngx_rbtree_delete(&flight->cache->flights, &flight->sn.node);
 
     flight->dispatching = 1;
     flight->op = NULL;
