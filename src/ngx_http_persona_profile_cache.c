@@ -43,10 +43,10 @@ typedef struct {
 
 /* one cached profile */
 typedef struct {
-    ngx_rbtree_node_t                  node;     /* key: CRC32 of the key */
+    ngx_str_node_t                     sn;       /* the key (in data), by
+                                                    CRC32 */
     ngx_queue_t                        lru;
     ngx_msec_t                         expires;  /* fresh before this */
-    uint32_t                           key_len;
     uint32_t                           len;      /* of the packed profile */
     u_char                             format;
     u_char                             negative; /* a miss: no profile */
@@ -92,8 +92,6 @@ struct ngx_http_persona_profile_cache_s {
 
 static ngx_int_t ngx_http_persona_pcache_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
-static void ngx_http_persona_pcache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
 static ngx_http_persona_pcache_node_t *ngx_http_persona_pcache_find(
     ngx_http_persona_profile_cache_t *pc, ngx_str_t *key, uint32_t hash);
 static ngx_int_t ngx_http_persona_pcache_get(ngx_http_request_t *r,
@@ -298,7 +296,7 @@ ngx_http_persona_pcache_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     pc->shpool->data = pc->sh;
 
     ngx_rbtree_init(&pc->sh->rbtree, &pc->sh->sentinel,
-                    ngx_http_persona_pcache_rbtree_insert);
+                    ngx_str_rbtree_insert_value);
     ngx_queue_init(&pc->sh->lru);
 
     len = sizeof(" in persona_profile_cache zone \"\"")
@@ -634,7 +632,7 @@ ngx_http_persona_pcache_get(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        ngx_memcpy(buf, node->data + node->key_len, len);
+        ngx_memcpy(buf, node->data + node->sn.str.len, len);
     }
 
     ngx_shmtx_unlock(&pc->shpool->mutex);
@@ -765,9 +763,10 @@ ngx_http_persona_pcache_store(ngx_http_request_t *r,
     }
 
     if (node) {
-        node->node.key = hash;
+        node->sn.node.key = hash;
         node->expires = ngx_current_msec + ttl;
-        node->key_len = (uint32_t) ctx->cache_key.len;
+        node->sn.str.data = node->data;
+        node->sn.str.len = ctx->cache_key.len;
         node->len = (uint32_t) size;
         node->format = (u_char) ctx->profile_format;
         node->negative = (u_char) negative;
@@ -778,7 +777,7 @@ ngx_http_persona_pcache_store(ngx_http_request_t *r,
             ngx_memcpy(node->data + ctx->cache_key.len, buf, size);
         }
 
-        ngx_rbtree_insert(&pc->sh->rbtree, &node->node);
+        ngx_rbtree_insert(&pc->sh->rbtree, &node->sn.node);
         ngx_queue_insert_head(&pc->sh->lru, &node->lru);
     }
 
@@ -832,7 +831,7 @@ ngx_http_persona_pcache_free_node(ngx_http_persona_profile_cache_t *pc,
     ngx_http_persona_pcache_node_t *node)
 {
     ngx_queue_remove(&node->lru);
-    ngx_rbtree_delete(&pc->sh->rbtree, &node->node);
+    ngx_rbtree_delete(&pc->sh->rbtree, &node->sn.node);
     ngx_slab_free_locked(pc->shpool, node);
 }
 
@@ -842,75 +841,9 @@ static ngx_http_persona_pcache_node_t *
 ngx_http_persona_pcache_find(ngx_http_persona_profile_cache_t *pc,
     ngx_str_t *key, uint32_t hash)
 {
-    ngx_int_t                        rc;
-    ngx_rbtree_node_t               *node, *sentinel;
-    ngx_http_persona_pcache_node_t  *pn;
-
-    node = pc->sh->rbtree.root;
-    sentinel = pc->sh->rbtree.sentinel;
-
-    while (node != sentinel) {
-
-        if (hash < node->key) {
-            node = node->left;
-            continue;
-        }
-
-        if (hash > node->key) {
-            node = node->right;
-            continue;
-        }
-
-        pn = (ngx_http_persona_pcache_node_t *) node;
-
-        rc = ngx_memn2cmp(key->data, pn->data, key->len, pn->key_len);
-
-        if (rc == 0) {
-            return pn;
-        }
-
-        node = (rc < 0) ? node->left : node->right;
-    }
-
-    return NULL;
-}
-
-
-static void
-ngx_http_persona_pcache_rbtree_insert(ngx_rbtree_node_t *temp,
-    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
-{
-    ngx_rbtree_node_t               **p;
-    ngx_http_persona_pcache_node_t   *pn, *pt;
-
-    for ( ;; ) {
-
-        if (node->key < temp->key) {
-            p = &temp->left;
-
-        } else if (node->key > temp->key) {
-            p = &temp->right;
-
-        } else {
-            pn = (ngx_http_persona_pcache_node_t *) node;
-            pt = (ngx_http_persona_pcache_node_t *) temp;
-
-            p = (ngx_memn2cmp(pn->data, pt->data, pn->key_len, pt->key_len)
-                 < 0) ? &temp->left : &temp->right;
-        }
-
-        if (*p == sentinel) {
-            break;
-        }
-
-        temp = *p;
-    }
-
-    *p = node;
-    node->parent = temp;
-    node->left = sentinel;
-    node->right = sentinel;
-    ngx_rbt_red(node);
+    /* sn is the first member */
+    return (ngx_http_persona_pcache_node_t *) ngx_str_rbtree_lookup(
+               &pc->sh->rbtree, key, hash);
 }
 
 
