@@ -28,6 +28,7 @@ FAMILIES = {
     "persona_redis_errors": "counter",
     "persona_breaker_open": "gauge",
     "persona_breaker_trips": "counter",
+    "persona_redis_topology_refreshes": "counter",
     "persona_cache": "counter",
     "persona_cache_evictions": "counter",
     "persona_track_dropped": "counter",

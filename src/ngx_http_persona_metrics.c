@@ -265,6 +265,14 @@ ngx_http_persona_metrics_breaker_trip(void)
 
 
 void
+ngx_http_persona_metrics_redis_topology_refresh(void)
+{
+    ngx_http_persona_metrics_count(
+        ngx_http_persona_metrics_off(topology_refreshes), 1);
+}
+
+
+void
 ngx_http_persona_metrics_cache(ngx_http_persona_cache_result_e result)
 {
     if ((ngx_uint_t) result < 3) {

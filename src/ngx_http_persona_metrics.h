@@ -39,6 +39,8 @@ void ngx_http_persona_metrics_redis_error(ngx_http_persona_redis_err_e kind);
 /* one lookup answered by Redis: time from queueing to the reply */
 void ngx_http_persona_metrics_redis_latency(ngx_msec_t usec);
 void ngx_http_persona_metrics_breaker_trip(void);
+/* an addition: a Redis Cluster slot map loaded (cluster mode) */
+void ngx_http_persona_metrics_redis_topology_refresh(void);
 
 /* the profile cache */
 void ngx_http_persona_metrics_cache(ngx_http_persona_cache_result_e result);

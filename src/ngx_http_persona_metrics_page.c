@@ -273,6 +273,13 @@ ngx_http_persona_metrics_print(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, "persona_breaker_trips_total %uA\n",
                      sh->breaker_trips);
 
+    ngx_http_persona_metrics_head("persona_redis_topology_refreshes_total",
+        "counter", "Redis Cluster slot maps loaded (persona_redis cluster).");
+
+    p = ngx_slprintf(p, last,
+                     "persona_redis_topology_refreshes_total %uA\n",
+                     sh->topology_refreshes);
+
     ngx_http_persona_metrics_head("persona_cache_total", "counter",
         "Profile cache lookups, by result.");
 

@@ -54,6 +54,7 @@ typedef struct {
     ngx_atomic_t                 connects;
     ngx_atomic_t                 redis_errors[3];
     ngx_atomic_t                 breaker_trips;
+    ngx_atomic_t                 topology_refreshes;
 
     ngx_atomic_t                 cache[3];
     ngx_atomic_t                 cache_evictions;
