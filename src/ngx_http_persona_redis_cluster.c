@@ -152,7 +152,7 @@ ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op)
     ngx_int_t                       rc;
     ngx_uint_t                      i, moved;
     redisReply                     *reply;
-    persona_slot_node_t             to, where;
+    persona_slot_node_t             to, where = { { NULL, 0 }, 0 };
     ngx_http_persona_cluster_t     *cl;
     ngx_http_persona_redis_node_t  *node;
 
@@ -188,7 +188,11 @@ ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op)
 
             node = ngx_http_persona_cluster_node(cl, to.host.data,
                                                  to.host.len, to.port);
-            if (node && slot < PERSONA_SLOTS) {
+            if (node && slot < PERSONA_SLOTS && cl->slots[slot] != node) {
+                /* once per slot and move: later lookups go there */
+                ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                              "persona: redis cluster slot %ui moved to %V",
+                              (ngx_uint_t) slot, &node->name);
                 cl->slots[slot] = node;
             }
 
