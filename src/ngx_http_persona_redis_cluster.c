@@ -493,9 +493,11 @@ ngx_http_persona_cluster_refreshed(ngx_http_persona_redis_op_t *op)
     next = NGX_HTTP_PERSONA_CLUSTER_RETRY;
 
     if (op->status != NGX_HTTP_PERSONA_OK) {
-        ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
-                      "persona: redis cluster slot map from %V: %s",
-                      &op->node->name, op->reason);
+        if (!op->local) {
+            ngx_log_error(NGX_LOG_INFO, ngx_cycle->log, 0,
+                          "persona: redis cluster slot map from %V: %s",
+                          &op->node->name, op->reason);
+        }
 
     } else if (ngx_http_persona_cluster_map(cl, op->replies[0], op->node)
                == NGX_OK)
