@@ -160,6 +160,23 @@ sub failover {
     return $replica;
 }
 
+# waits until nginx (one worker) has loaded a slot map, as
+# persona_redis_topology_refreshes_total says
+sub wait_map {
+    for (1 .. 200) {
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => $ENV{TEST_NGINX_PORT});
+        if ($s) {
+            print $s "GET /metrics HTTP/1.0\r\nHost: localhost\r\n\r\n";
+            local $/;
+            my $page = <$s> // '';
+            return if $page =~ /^persona_redis_topology_refreshes_total [1-9]/m;
+        }
+        Time::HiRes::sleep(0.05);
+    }
+    die "nginx loaded no slot map\n";
+}
+
 add_block_preprocessor(sub {
     my $block = shift;
 
@@ -253,7 +270,7 @@ ok|gold1
 
 === TEST 3: an id on the third master, with the map loaded
 --- init
-Time::HiRes::sleep(0.3);
+main::wait_map();
 --- request eval
 "GET /t?id=$::Ids[2]"
 --- response_body
@@ -280,7 +297,7 @@ miss|
 === TEST 5: MOVED: the slot moved to another master after nginx loaded the map; the lookup follows, the map learns
 --- log_level: info
 --- init
-Time::HiRes::sleep(0.3);
+main::wait_map();
 main::move_slot(main::pkey($::Ids[3]), 1);
 --- request eval
 "GET /t?id=$::Ids[3]"
@@ -297,7 +314,7 @@ qr/persona: redis cluster slot \d+ moved to 127\.0\.0\.1:\d+/
 
 === TEST 6: ASK: the slot is being migrated, its key is on the importing node already
 --- init
-Time::HiRes::sleep(0.3);
+main::wait_map();
 main::move_slot(main::pkey($::Ids[4]), 0);
 --- request eval
 "GET /t?id=$::Ids[4]"
@@ -313,7 +330,7 @@ ok|gold4
 === TEST 7: a replica promoted (CLUSTER FAILOVER) after nginx loaded the map: the old master redirects, the lookup follows
 --- log_level: info
 --- init
-Time::HiRes::sleep(0.3);
+main::wait_map();
 main::failover(main::pkey($::Ids[5]));
 --- request eval
 "GET /t?id=$::Ids[5]"
