@@ -13,6 +13,7 @@ use File::Temp ();
 use File::Basename ();
 use Cwd ();
 use Time::HiRes ();
+use POSIX ();
 
 my $owner = $$;
 my $root = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/..');
@@ -21,7 +22,7 @@ my $cdir = File::Temp::tempdir('persona-cluster.XXXXXX', TMPDIR => 1,
 
 my $ports = `MASTERS=3 REPLICAS=1 "$root/scripts/redis-cluster.sh" start "$cdir" 2>&1`;
 die "cannot start a redis cluster: $ports" if $? != 0;
-my @Ports = split ' ', (split /\n/, $ports)[-1];
+our @Ports = split ' ', (split /\n/, $ports)[-1];
 
 END {
     if ($$ == $owner && $cdir) {
@@ -92,11 +93,11 @@ sub other_master {
 our (%ByMaster, @Ids);
 for my $i (0 .. 500) {
     my $id = "u$i";
-    my $m = owner(main::pkey($id));
+    my $m = owner(pkey($id));
     push @{ $ByMaster{$m} }, $id;
 }
 die "not 3 masters\n" unless keys %ByMaster == 3;
-my @masters = sort keys %ByMaster;
+our @masters = sort keys %ByMaster;
 
 # ids for: [0..2] one per master, [3] MOVED, [4] ASK, [5] failover,
 # [6] caps, [7] tracking; each test's id is in its own slot
@@ -107,7 +108,13 @@ push @Ids, $ByMaster{ $masters[0] }[1], $ByMaster{ $masters[1] }[1],
 
 for my $n (0 .. $#Ids) {
     my $key = pkey($Ids[$n]);
-    rc(main::owner($key), 'HSET', $key, 'tier', "gold$n");
+    rc(owner($key), 'HSET', $key, 'tier', "gold$n");
+}
+
+# for the load tests: 10 ids on each master
+our @LoadIds = map { @{ $ByMaster{$_} }[3 .. 12] } @masters;
+for my $id (@LoadIds) {
+    rc(owner(pkey($id)), 'HSET', pkey($id), 'tier', "t-$id");
 }
 
 our $Rules = <<'JSON';
@@ -135,8 +142,10 @@ sub move_slot {
     my $r = rc($from, 'MIGRATE', '127.0.0.1', $to, $key, 0, 5000);
     die "MIGRATE: $r\n" unless $r eq 'OK';
     if ($finish) {
+        # the importing node first, then the migrating one, then the rest
         rc($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', myid($to))
-            for $to, $from, grep { $_ != $to && $_ != $from } @masters;
+            for $to, $from,
+                grep { $_ != $to && $_ != $from && is_master($_) } @Ports;
     }
     return ($slot, $to);
 }
@@ -175,6 +184,91 @@ sub wait_map {
         Time::HiRes::sleep(0.05);
     }
     die "nginx loaded no slot map\n";
+}
+
+# $clients loops of lookups of @LoadIds against nginx until $work->()
+# returns: { requests, non2xx, notok, bad (the first thing wrong) }
+sub under_load {
+    my ($work, $clients) = @_;
+    my $dir = File::Temp::tempdir(CLEANUP => 1);
+    my @kids;
+    for my $k (1 .. $clients) {
+        my $pid = fork;
+        die "fork: $!\n" unless defined $pid;
+        if ($pid == 0) {
+            my ($n, $non2xx, $notok, $bad) = (0, 0, 0, '');
+            my $i = $k;
+            until (-e "$dir/stop") {
+                my $id = $LoadIds[$i++ % @LoadIds];
+                my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                    PeerPort => $ENV{TEST_NGINX_PORT}) or next;
+                print $s "GET /t?id=$id HTTP/1.0\r\nHost: localhost\r\n\r\n";
+                local $/;
+                my $res = <$s> // '';
+                $n++;
+                if ($res !~ m{\AHTTP/1\.\d 2\d\d }) {
+                    $non2xx++;
+                    $bad ||= (split /\r\n/, $res)[0] // 'no response';
+                } elsif ($res !~ /\r\n\r\nok\|t-\Q$id\E\n\z/) {
+                    $notok++;
+                    $bad ||= "$id: " . ((split /\r\n\r\n/, $res)[1] // '');
+                }
+            }
+            $bad =~ s/\s+/ /g;
+            open my $f, '>', "$dir/$k" or POSIX::_exit(1);
+            print $f "$n $non2xx $notok $bad";
+            close $f;
+            POSIX::_exit(0);
+        }
+        push @kids, $pid;
+    }
+    Time::HiRes::sleep(0.2);
+    my $ok = eval { $work->(); 1 };
+    my $err = $@;
+    Time::HiRes::sleep(0.2);
+    open my $f, '>', "$dir/stop" or die "$dir/stop: $!\n";
+    close $f;
+    waitpid $_, 0 for @kids;
+    die $err unless $ok;
+    my %r = (requests => 0, non2xx => 0, notok => 0, bad => '');
+    for my $k (1 .. $clients) {
+        open my $f, '<', "$dir/$k" or die "client $k: no results\n";
+        my ($n, $x, $y, $bad) = split ' ', scalar(<$f>), 4;
+        $r{requests} += $n;
+        $r{non2xx} += $x;
+        $r{notok} += $y;
+        $r{bad} ||= $bad // '';
+    }
+    return \%r;
+}
+
+sub is_master { rc($_[0], 'ROLE')->[0] eq 'master' }
+
+# closes the slots left open (migrating/importing, as TEST 6 leaves
+# one): each goes to the master holding its keys
+sub cluster_settle {
+    my @m = grep { is_master($_) } @Ports;
+    for my $port (@m) {
+        my $nodes = rc($port, 'CLUSTER', 'NODES');
+        while ($nodes =~ /\[(\d+)-[<>]-/g) {
+            my $slot = $1;
+            my ($to) = grep {
+                rc($_, 'CLUSTER', 'COUNTKEYSINSLOT', $slot) > 0 } @m;
+            $to //= $port;
+            rc($_, 'CLUSTER', 'SETSLOT', $slot, 'NODE', myid($to)) for @m;
+        }
+    }
+    # until the nodes agree (gossip); $? is not reliable here
+    my $out;
+    for (1 .. 100) {
+        $out = `redis-cli --cluster check 127.0.0.1:$m[0] 2>&1`;
+        last if $out =~ /All 16384 slots covered/
+                && $out !~ /\[(ERR|WARNING)\]/;
+        Time::HiRes::sleep(0.1);
+    }
+    (my $one = $out) =~ s/\e\[[0-9;]*m//g; $one =~ s/\n/ | /g;
+    die "cluster not settled: $one\n"
+        if $out !~ /All 16384 slots covered/ || $out =~ /\[(ERR|WARNING)\]/;
 }
 
 add_block_preprocessor(sub {
@@ -418,5 +512,55 @@ GET /t?id=u1
 --- response_body
 error|
 --- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 12: under load (4 clients): the slots of 10 load ids moved one by one (ASK while migrating, MOVED after), then redis-cli --cluster reshard of 300 slots: every response 2xx, every lookup ok
+--- init
+main::wait_map();
+main::cluster_settle();
+my $r = main::under_load(sub {
+    for my $id (@main::LoadIds[0 .. 9]) {
+        main::move_slot(main::pkey($id), 1);
+        Time::HiRes::sleep(0.02);
+    }
+    my @m = grep { main::is_master($_) } @main::Ports;
+    my ($from, $to) = @m[0, 1];
+    my $out = `redis-cli --cluster reshard 127.0.0.1:$from --cluster-from @{[main::myid($from)]} --cluster-to @{[main::myid($to)]} --cluster-slots 300 --cluster-yes 2>&1`;
+    die "reshard failed: $out\n"
+        if $out =~ /\[ERR\]/ || $out !~ /Moving slot/;
+}, 4);
+Test::More::cmp_ok($r->{requests}, '>', 50, "TEST 12: requests made ($r->{requests})");
+Test::More::is($r->{non2xx}, 0, "TEST 12: no non-2xx");
+Test::More::is($r->{notok}, 0, "TEST 12: every lookup ok") or Test::More::diag("first bad: $r->{bad}");
+--- request
+GET /metrics
+--- response_body_like
+persona_redis_topology_refreshes_total ([2-9]|\d\d)
+--- no_error_log
+[error]
+[alert]
+[emerg]
+
+
+
+=== TEST 13: under load: a replica promoted (CLUSTER FAILOVER) for two masters in turn: every response 2xx, every lookup ok
+--- init
+main::wait_map();
+my $r = main::under_load(sub {
+    main::failover(main::pkey($main::LoadIds[10]));
+    main::failover(main::pkey($main::LoadIds[25]));
+}, 4);
+Test::More::cmp_ok($r->{requests}, '>', 50, "TEST 13: requests made ($r->{requests})");
+Test::More::is($r->{non2xx}, 0, "TEST 13: no non-2xx");
+Test::More::is($r->{notok}, 0, "TEST 13: every lookup ok") or Test::More::diag("first bad: $r->{bad}");
+--- request
+GET /metrics
+--- response_body_like
+persona_redis_topology_refreshes_total ([2-9]|\d\d)
+--- no_error_log
+[error]
 [alert]
 [emerg]
