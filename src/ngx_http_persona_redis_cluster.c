@@ -6,7 +6,9 @@
  * pipelined connections) and a map of the 16384 slots to nodes.  The map
  * comes from CLUSTER SLOTS, asked of one node after another in the
  * background, never on a request's path: at worker start, soon after a
- * MOVED, a CLUSTERDOWN or a failed connection, and every 30 s.  Until a
+ * MOVED, a CLUSTERDOWN or a failed connection, and every 30 s (a node
+ * that cannot answer: the next one 50 ms later, each in turn, then a
+ * pause of 1 s).  Until a
  * slot is mapped, commands for it go to a seed (a MOVED then teaches the
  * route).
  *
@@ -41,6 +43,7 @@ struct ngx_http_persona_cluster_s {
     ngx_uint_t                         mapped;     /* a map came once */
     ngx_uint_t                         ask_next;   /* node to ask next */
     ngx_uint_t                         seed_next;
+    ngx_uint_t                         fails;      /* refreshes in a row */
     ngx_http_persona_redis_op_t       *op;         /* CLUSTER SLOTS */
     ngx_msec_t                         last;       /* asked at */
     ngx_event_t                        refresh;
@@ -490,7 +493,9 @@ ngx_http_persona_cluster_refreshed(ngx_http_persona_redis_op_t *op)
     cl = op->conf->cluster;
     cl->op = NULL;
 
-    next = NGX_HTTP_PERSONA_CLUSTER_RETRY;
+    /* a node that fails: the next one at once, until each had a try */
+    next = (++cl->fails < cl->nnodes) ? NGX_HTTP_PERSONA_CLUSTER_MIN_GAP / 4
+                                      : NGX_HTTP_PERSONA_CLUSTER_RETRY;
 
     if (op->status != NGX_HTTP_PERSONA_OK) {
         if (!op->local) {
@@ -503,6 +508,7 @@ ngx_http_persona_cluster_refreshed(ngx_http_persona_redis_op_t *op)
                == NGX_OK)
     {
         next = NGX_HTTP_PERSONA_CLUSTER_REFRESH;
+        cl->fails = 0;
     }
 
     if (ngx_exiting || ngx_terminate) {

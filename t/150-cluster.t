@@ -17,7 +17,7 @@ use POSIX ();
 
 my $owner = $$;
 my $root = Cwd::abs_path(File::Basename::dirname(__FILE__) . '/..');
-my $cdir = File::Temp::tempdir('persona-cluster.XXXXXX', TMPDIR => 1,
+our $cdir = File::Temp::tempdir('persona-cluster.XXXXXX', TMPDIR => 1,
                                CLEANUP => 1);
 
 my $ports = `MASTERS=3 REPLICAS=1 "$root/scripts/redis-cluster.sh" start "$cdir" 2>&1`;
@@ -562,5 +562,44 @@ GET /metrics
 persona_redis_topology_refreshes_total ([2-9]|\d\d)
 --- no_error_log
 [error]
+[alert]
+[emerg]
+
+
+
+=== TEST 14: a master killed, its replica promoted by the cluster: the first lookup sent to the dead node fails open (status error) and gets the map refreshed; the next ones are served by the new master
+--- init
+main::wait_map();
+my $key = main::pkey($main::LoadIds[5]);
+my $master = main::owner($key);
+my $id = main::myid($master);
+my ($replica) = map { /127\.0\.0\.1:(\d+)/ ? $1 : () }
+                @{ main::rc($master, 'CLUSTER', 'REPLICAS', $id) };
+open my $p, '<', "$main::cdir/$master/redis.pid" or die "pid of $master: $!\n";
+kill 'TERM', scalar(<$p>) + 0;
+for (1 .. 200) {
+    last if main::rc($replica, 'ROLE')->[0] eq 'master';
+    Time::HiRes::sleep(0.05);
+}
+die "no promotion\n" unless main::rc($replica, 'ROLE')->[0] eq 'master';
+# lookups to the dead node fail open (refused) and refresh the map, until
+# a map names the new master (the nodes learn the promotion by gossip)
+my ($served, $ok) = (0, 0);
+for (1 .. 100) {
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                  PeerPort => $ENV{TEST_NGINX_PORT}) or die;
+    print $s "GET /t?id=$main::LoadIds[5] HTTP/1.0\r\nHost: localhost\r\n\r\n";
+    local $/;
+    my $res = <$s> // '';
+    $served++ if $res =~ m{\AHTTP/1\.1 200 .*\r\n\r\n(ok|error)\|}s;
+    $ok++, last if $res =~ m{\r\n\r\nok\|};
+    Time::HiRes::sleep(0.05);
+}
+Test::More::ok($ok && $served, "TEST 14: served all along, ok again ($served requests)");
+--- request eval
+"GET /t?id=$::LoadIds[5]"
+--- response_body eval
+"ok|t-$::LoadIds[5]\n"
+--- no_error_log
 [alert]
 [emerg]
