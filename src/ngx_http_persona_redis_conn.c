@@ -401,6 +401,12 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
 
         ngx_http_persona_redis_reason(op, err, "connect() to %V failed",
                                       pc.name);
+
+        if (rcf->cluster) {
+            /* the node may be gone: ask for the slot map again */
+            ngx_http_persona_cluster_node_failed(rcf);
+        }
+
         return NULL;
     }
 
