@@ -763,7 +763,7 @@ ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
     ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log)
 {
     ngx_int_t                       rc;
-    ngx_uint_t                      i, k, m, done;
+    ngx_uint_t                      i, m, done;
     ngx_http_persona_redis_cmd_t   *part, one[NGX_HTTP_PERSONA_REDIS_CMDS];
     ngx_http_persona_redis_node_t  *node, **nodes,
                                    *on[NGX_HTTP_PERSONA_REDIS_CMDS];
@@ -793,6 +793,8 @@ ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
 
         nodes = (ngx_http_persona_redis_node_t **) (part + n);
     }
+
+    /* (void *) -1: the command is in a batch already */
 
     for (i = 0; i < n; i++) {
         nodes[i] = (cmds[i].argc >= 2)
@@ -825,10 +827,10 @@ ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
 
         done += m;
 
-        k = (ngx_http_persona_redis_write_node(rcf, node, part, m, log)
-             == NGX_OK);
-
-        if (k) {
+        /* queued if any part was: the rest is logged, not counted */
+        if (ngx_http_persona_redis_write_node(rcf, node, part, m, log)
+            == NGX_OK)
+        {
             rc = NGX_OK;
         }
     }

@@ -155,7 +155,7 @@ ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op)
     ngx_int_t                       rc;
     ngx_uint_t                      i, moved;
     redisReply                     *reply;
-    persona_slot_node_t             to, where = { { NULL, 0 }, 0 };
+    persona_slot_node_t             to, where;
     ngx_http_persona_cluster_t     *cl;
     ngx_http_persona_redis_node_t  *node;
 
@@ -167,6 +167,7 @@ ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op)
 
     /* MOVED anywhere teaches the map; only the first reply is retried */
 
+    ngx_memzero(&where, sizeof(persona_slot_node_t));
     first = 0;
     moved = 0;
     node = NULL;
