@@ -6,7 +6,11 @@
 # the lookup on the importing node); a replica promoted by CLUSTER
 # FAILOVER; cap counters sharing the profile's slot through the hash tag;
 # tracking writes landing on the right node; a dead seed (status error,
-# the page still served); the topology refresh metric; nginx -t errors.
+# the page still served); the topology refresh metric; nginx -t errors;
+# under load (4 clients): slot moves and redis-cli --cluster reshard, then
+# two failovers, with every response 2xx and every lookup ok; a master
+# killed and its replica promoted by the cluster; lookups before any slot
+# map (a seed's MOVED teaches the route).
 use Test::Nginx::Socket 'no_plan';
 use IO::Socket::INET;
 use File::Temp ();
@@ -280,6 +284,62 @@ sub cluster_settle {
     (my $one = $out) =~ s/\e\[[0-9;]*m//g; $one =~ s/\n/ | /g;
     die "cluster not settled: $one\n"
         if $out !~ /All 16384 slots covered/ || $out =~ /\[(ERR|WARNING)\]/;
+}
+
+# a fake seed on a free port: every command it gets (CLUSTER SLOTS too)
+# is answered "-MOVED <slot of key> 127.0.0.1:<its master now>"; it lives
+# until this file ends
+our @Mocks;
+END { kill 'KILL', @Mocks if $$ == $owner && @Mocks }
+
+sub moved_seed {
+    my ($key) = @_;
+    my $l = IO::Socket::INET->new(LocalAddr => '127.0.0.1', LocalPort => 0,
+                                  Listen => 16, ReuseAddr => 1)
+        or die "mock: $!\n";
+    my $pid = fork;
+    die "fork: $!\n" unless defined $pid;
+    if ($pid) {
+        push @Mocks, $pid;
+        return $l->sockport;
+    }
+    require IO::Select;
+    my $sel = IO::Select->new($l);
+    my %buf;
+    for (;;) {
+        for my $s ($sel->can_read) {
+            if ($s == $l) {
+                my $c = $l->accept or next;
+                $sel->add($c);
+                $buf{$c} = '';
+                next;
+            }
+            my $in;
+            if (!sysread($s, $in, 65536)) {
+                $sel->remove($s);
+                delete $buf{$s};
+                close $s;
+                next;
+            }
+            $buf{$s} .= $in;
+            # complete commands: arrays of bulk strings
+            while ($buf{$s} =~ /\A\*(\d+)\r\n/) {
+                my ($argc, $pos) = ($1, length $&);
+                my $whole = 1;
+                for (1 .. $argc) {
+                    if (substr($buf{$s}, $pos) !~ /\A\$(\d+)\r\n/) {
+                        $whole = 0;
+                        last;
+                    }
+                    $pos += length($&) + $1 + 2;
+                }
+                last if !$whole || $pos > length $buf{$s};
+                substr($buf{$s}, 0, $pos, '');
+                my ($slot, $to) = (slot($key), owner($key));
+                syswrite($s, "-MOVED $slot 127.0.0.1:$to\r\n");
+            }
+        }
+    }
 }
 
 add_block_preprocessor(sub {
@@ -632,5 +692,26 @@ Test::More::ok($ok && $served == @seen, "TEST 14: served all along, ok again")
 --- response_body eval
 "ok|t-$::LoadIds[5]\n"
 --- no_error_log
+[alert]
+[emerg]
+
+
+
+=== TEST 15: before any slot map: lookups go to a seed, whose MOVED teaches the route (the seed here answers every command, CLUSTER SLOTS too, with a MOVED)
+--- http_config eval
+my $port = main::moved_seed(main::pkey($::Ids[0]));
+"    persona_redis 127.0.0.1:$port cluster timeout=2s;\n"
+--- log_level: info
+--- init
+Time::HiRes::sleep(0.2);
+--- request eval
+"GET /t?id=$::Ids[0]"
+--- response_body
+ok|gold0
+--- error_log eval
+[qr/persona: redis 127\.0\.0\.1:\d+ refused CLUSTER SLOTS: "MOVED/,
+ qr/persona: redis cluster slot \d+ moved to 127\.0\.0\.1:\d+/]
+--- no_error_log
+[error]
 [alert]
 [emerg]
