@@ -29,6 +29,8 @@ FAMILIES = {
     "persona_breaker_open": "gauge",
     "persona_breaker_trips": "counter",
     "persona_redis_topology_refreshes": "counter",
+    "persona_redis_node_lookups": "counter",
+    "persona_redis_redirects": "counter",
     "persona_cache": "counter",
     "persona_cache_evictions": "counter",
     "persona_track_dropped": "counter",

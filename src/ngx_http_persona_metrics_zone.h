@@ -28,7 +28,9 @@
 typedef enum {
     NGX_HTTP_PERSONA_SERIES_SEGMENT = 1,
     NGX_HTTP_PERSONA_SERIES_VARIANT,
-    NGX_HTTP_PERSONA_SERIES_GOAL
+    NGX_HTTP_PERSONA_SERIES_GOAL,
+    NGX_HTTP_PERSONA_SERIES_NODE,        /* lookups per cluster node */
+    NGX_HTTP_PERSONA_SERIES_REDIRECT     /* node, moved|ask */
 } ngx_http_persona_series_e;
 
 

@@ -559,6 +559,7 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
          * share it (a hash tag) */
         op->node = ngx_http_persona_cluster_route(rcf, cmds[0].argv[1],
                                                   cmds[0].argvlen[1]);
+        ngx_http_persona_metrics_redis_node_lookup(&op->node->name);
     }
 
     op->handler = handler;

@@ -255,6 +255,10 @@ ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op)
         return NGX_DECLINED;
     }
 
+    ngx_http_persona_metrics_redis_redirect(&op->node->name,
+                                            first == PERSONA_REDIRECT_ASK);
+    ngx_http_persona_metrics_redis_node_lookup(&node->name);
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
                    "persona redis cluster: %s slot %ui to %V",
                    first == PERSONA_REDIRECT_ASK ? "ASK" : "MOVED",

@@ -609,7 +609,7 @@ Test::More::is($r->{notok}, 0, "TEST 12: every lookup ok") or Test::More::diag("
 --- request
 GET /metrics
 --- response_body_like
-persona_redis_topology_refreshes_total ([2-9]|\d\d)
+(?s)persona_redis_topology_refreshes_total ([2-9]|\d\d)\n.*persona_redis_node_lookups_total\{node="127\.0\.0\.1:\d+"\} [1-9]\d*\n.*persona_redis_redirects_total\{node="127\.0\.0\.1:\d+",kind="(moved|ask)"\} [1-9]
 --- no_error_log
 [error]
 [alert]
