@@ -252,7 +252,11 @@ ngx_http_persona_init_process(ngx_cycle_t *cycle)
         return NGX_ERROR;
     }
 
-    return ngx_http_persona_geo_init_process(cycle);
+    if (ngx_http_persona_geo_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_persona_redis_init_process(cycle);
 }
 
 

@@ -265,6 +265,32 @@ ngx_http_persona_metrics_breaker_trip(void)
 
 
 void
+ngx_http_persona_metrics_redis_topology_refresh(void)
+{
+    ngx_http_persona_metrics_count(
+        ngx_http_persona_metrics_off(topology_refreshes), 1);
+}
+
+
+void
+ngx_http_persona_metrics_redis_node_lookup(ngx_str_t *node)
+{
+    ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_NODE,
+                                    node->data, node->len, NULL, 0, 1);
+}
+
+
+void
+ngx_http_persona_metrics_redis_redirect(ngx_str_t *node, ngx_uint_t ask)
+{
+    ngx_http_persona_metrics_series(NGX_HTTP_PERSONA_SERIES_REDIRECT,
+                                    node->data, node->len,
+                                    (u_char *) (ask ? "ask" : "moved"),
+                                    ask ? 3 : 5, 1);
+}
+
+
+void
 ngx_http_persona_metrics_cache(ngx_http_persona_cache_result_e result)
 {
     if ((ngx_uint_t) result < 3) {

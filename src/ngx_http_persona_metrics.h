@@ -39,6 +39,12 @@ void ngx_http_persona_metrics_redis_error(ngx_http_persona_redis_err_e kind);
 /* one lookup answered by Redis: time from queueing to the reply */
 void ngx_http_persona_metrics_redis_latency(ngx_msec_t usec);
 void ngx_http_persona_metrics_breaker_trip(void);
+/* additions for persona_redis ... cluster: a slot map loaded; a lookup
+ * sent to a node; a MOVED or ASK reply from a node (ask: 0 or 1) */
+void ngx_http_persona_metrics_redis_topology_refresh(void);
+void ngx_http_persona_metrics_redis_node_lookup(ngx_str_t *node);
+void ngx_http_persona_metrics_redis_redirect(ngx_str_t *node,
+    ngx_uint_t ask);
 
 /* the profile cache */
 void ngx_http_persona_metrics_cache(ngx_http_persona_cache_result_e result);

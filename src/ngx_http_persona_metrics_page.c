@@ -273,6 +273,29 @@ ngx_http_persona_metrics_print(u_char *p, u_char *last,
     p = ngx_slprintf(p, last, "persona_breaker_trips_total %uA\n",
                      sh->breaker_trips);
 
+    ngx_http_persona_metrics_head("persona_redis_topology_refreshes_total",
+        "counter", "Redis Cluster slot maps loaded (persona_redis cluster).");
+
+    p = ngx_slprintf(p, last,
+                     "persona_redis_topology_refreshes_total %uA\n",
+                     sh->topology_refreshes);
+
+    ngx_http_persona_metrics_head("persona_redis_node_lookups_total",
+        "counter", "Lookups sent to each Redis Cluster node.");
+
+    p = ngx_http_persona_metrics_labeled(p, last, sh,
+                                         NGX_HTTP_PERSONA_SERIES_NODE,
+                                         "persona_redis_node_lookups_total",
+                                         "node", NULL);
+
+    ngx_http_persona_metrics_head("persona_redis_redirects_total",
+        "counter", "MOVED and ASK replies, by the node that sent them.");
+
+    p = ngx_http_persona_metrics_labeled(p, last, sh,
+                                         NGX_HTTP_PERSONA_SERIES_REDIRECT,
+                                         "persona_redis_redirects_total",
+                                         "node", "kind");
+
     ngx_http_persona_metrics_head("persona_cache_total", "counter",
         "Profile cache lookups, by result.");
 

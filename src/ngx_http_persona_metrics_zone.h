@@ -28,7 +28,9 @@
 typedef enum {
     NGX_HTTP_PERSONA_SERIES_SEGMENT = 1,
     NGX_HTTP_PERSONA_SERIES_VARIANT,
-    NGX_HTTP_PERSONA_SERIES_GOAL
+    NGX_HTTP_PERSONA_SERIES_GOAL,
+    NGX_HTTP_PERSONA_SERIES_NODE,        /* lookups per cluster node */
+    NGX_HTTP_PERSONA_SERIES_REDIRECT     /* node, moved|ask */
 } ngx_http_persona_series_e;
 
 
@@ -54,6 +56,7 @@ typedef struct {
     ngx_atomic_t                 connects;
     ngx_atomic_t                 redis_errors[3];
     ngx_atomic_t                 breaker_trips;
+    ngx_atomic_t                 topology_refreshes;
 
     ngx_atomic_t                 cache[3];
     ngx_atomic_t                 cache_evictions;

@@ -31,6 +31,9 @@ static ngx_http_persona_redis_op_t *ngx_http_persona_redis_op(
 static void ngx_http_persona_redis_lookup_finish(
     ngx_http_persona_redis_op_t *op);
 static void ngx_http_persona_redis_timeout(ngx_event_t *ev);
+static ngx_int_t ngx_http_persona_redis_write_node(
+    ngx_http_persona_redis_conf_t *rcf, ngx_http_persona_redis_node_t *node,
+    ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log);
 static void ngx_http_persona_redis_write_finish(
     ngx_http_persona_redis_op_t *op);
 static ngx_uint_t ngx_http_persona_breaker_closed(
@@ -53,7 +56,8 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
     ngx_str_t       *value, s, name;
     ngx_int_t        num;
     ngx_url_t        u;
-    ngx_uint_t       i;
+    ngx_uint_t       i, cluster;
+    ngx_addr_t      *seed;
     const char      *argv[2];
     size_t           argvlen[2];
     ngx_shm_zone_t  *shm_zone;
@@ -67,17 +71,28 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
     rcf->max_fails = 3;
     rcf->fail_timeout = 10000;
 
+    cluster = 0;
+
     for (i = 1; i < cf->args->nelts; i++) {
         if (value[i].len == 7 && ngx_strncmp(value[i].data, "cluster", 7) == 0)
         {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "\"persona_redis\": \"cluster\" mode is not "
-                               "supported by this version of the module");
+            cluster = 1;
+        }
+    }
+
+    if (cluster) {
+        rcf->seeds = ngx_array_create(cf->pool, 4, sizeof(ngx_addr_t));
+        if (rcf->seeds == NULL) {
             return NGX_CONF_ERROR;
         }
     }
 
     for (i = 1; i < cf->args->nelts; i++) {
+
+        if (value[i].len == 7 && ngx_strncmp(value[i].data, "cluster", 7) == 0)
+        {
+            continue;
+        }
 
         if (ngx_strncmp(value[i].data, "db=", 3) == 0) {
             num = ngx_atoi(value[i].data + 3, value[i].len - 3);
@@ -172,7 +187,7 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
 
         /* an address */
 
-        if (rcf->addr != NULL) {
+        if (rcf->addr != NULL && !cluster) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "\"persona_redis\": several addresses (\"%V\", "
                                "\"%V\") need \"cluster\"", &rcf->name,
@@ -202,14 +217,35 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
             return NGX_CONF_ERROR;
         }
 
-        rcf->name = value[i];
-        rcf->addr = &u.addrs[0];
+        if (cluster) {
+            /* a seed: only ever asked for CLUSTER SLOTS, or used until
+             * the slot map is known */
+            seed = ngx_array_push(rcf->seeds);
+            if (seed == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *seed = u.addrs[0];
+            seed->name = value[i];
+        }
+
+        if (rcf->addr == NULL) {
+            rcf->name = value[i];
+            rcf->addr = &u.addrs[0];
+        }
     }
 
     if (rcf->addr == NULL) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"persona_redis\" needs an address "
                            "(host:port or unix:/path)");
+        return NGX_CONF_ERROR;
+    }
+
+    if (cluster && rcf->db > 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"persona_redis\": a Redis Cluster has no "
+                           "database but 0 (\"db=\" with \"cluster\")");
         return NGX_CONF_ERROR;
     }
 
@@ -276,8 +312,10 @@ ngx_http_persona_redis_parse(ngx_conf_t *cf, ngx_http_persona_redis_conf_t *rcf)
     rcf->shm_zone = shm_zone;
 
     /* each worker inherits an empty pool */
-    ngx_queue_init(&rcf->conns);
-    rcf->nconns = 0;
+    rcf->node.name = rcf->name;
+    rcf->node.addr = rcf->addr;
+    ngx_queue_init(&rcf->node.conns);
+    rcf->node.nconns = 0;
     rcf->nwrites = 0;
 
     return NGX_CONF_OK;
@@ -516,6 +554,14 @@ ngx_http_persona_redis_lookup(ngx_http_persona_redis_conf_t *rcf,
         return NULL;
     }
 
+    if (rcf->cluster && cmds[0].argc >= 2) {
+        /* by the slot of the profile key: the batch's other keys must
+         * share it (a hash tag) */
+        op->node = ngx_http_persona_cluster_route(rcf, cmds[0].argv[1],
+                                                  cmds[0].argvlen[1]);
+        ngx_http_persona_metrics_redis_node_lookup(&op->node->name);
+    }
+
     op->handler = handler;
     op->data = data;
     op->finish = ngx_http_persona_redis_lookup_finish;
@@ -717,7 +763,11 @@ ngx_int_t
 ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
     ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log)
 {
-    ngx_http_persona_redis_op_t  *op;
+    ngx_int_t                       rc;
+    ngx_uint_t                      i, m, done;
+    ngx_http_persona_redis_cmd_t   *part, one[NGX_HTTP_PERSONA_REDIS_CMDS];
+    ngx_http_persona_redis_node_t  *node, **nodes,
+                                   *on[NGX_HTTP_PERSONA_REDIS_CMDS];
 
     if (rcf->nwrites >= NGX_HTTP_PERSONA_WRITES_MAX
         || !ngx_http_persona_breaker_closed(rcf))
@@ -725,11 +775,88 @@ ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
         return NGX_DECLINED;
     }
 
+    if (rcf->cluster == NULL || n == 0) {
+        return ngx_http_persona_redis_write_node(rcf, NULL, cmds, n, log);
+    }
+
+    /* a cluster: one batch per node, each command by its key's slot */
+
+    part = one;
+    nodes = on;
+
+    if (n > NGX_HTTP_PERSONA_REDIS_CMDS) {
+        part = ngx_alloc(n * (sizeof(ngx_http_persona_redis_cmd_t)
+                              + sizeof(ngx_http_persona_redis_node_t *)),
+                         log);
+        if (part == NULL) {
+            return NGX_DECLINED;
+        }
+
+        nodes = (ngx_http_persona_redis_node_t **) (part + n);
+    }
+
+    /* (void *) -1: the command is in a batch already */
+
+    for (i = 0; i < n; i++) {
+        nodes[i] = (cmds[i].argc >= 2)
+                   ? ngx_http_persona_cluster_route(rcf, cmds[i].argv[1],
+                                                    cmds[i].argvlen[1])
+                   : NULL;
+    }
+
+    rc = NGX_DECLINED;
+    done = 0;
+
+    while (done < n) {
+        node = NULL;
+        m = 0;
+
+        for (i = 0; i < n; i++) {
+            if (nodes[i] == (void *) -1) {
+                continue;
+            }
+
+            if (m == 0) {
+                node = nodes[i];
+            }
+
+            if (nodes[i] == node) {
+                part[m++] = cmds[i];
+                nodes[i] = (void *) -1;
+            }
+        }
+
+        done += m;
+
+        /* queued if any part was: the rest is logged, not counted */
+        if (ngx_http_persona_redis_write_node(rcf, node, part, m, log)
+            == NGX_OK)
+        {
+            rc = NGX_OK;
+        }
+    }
+
+    if (part != one) {
+        ngx_free(part);
+    }
+
+    return rc;
+}
+
+
+static ngx_int_t
+ngx_http_persona_redis_write_node(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_node_t *node, ngx_http_persona_redis_cmd_t *cmds,
+    ngx_uint_t n, ngx_log_t *log)
+{
+    ngx_http_persona_redis_op_t  *op;
+
     op = ngx_http_persona_redis_op(rcf, cmds, n, log);
     if (op == NULL) {
         return NGX_DECLINED;
     }
 
+    op->node = node;
     op->write = 1;
     op->finish = ngx_http_persona_redis_write_finish;
     op->deadline = ngx_current_msec + rcf->timeout;
@@ -775,6 +902,21 @@ ngx_http_persona_redis_write_finish(ngx_http_persona_redis_op_t *op)
             return;
         }
     }
+}
+
+
+ngx_int_t
+ngx_http_persona_redis_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_persona_main_conf_t  *mcf;
+
+    mcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_persona_module);
+
+    if (mcf == NULL || mcf->redis == NULL || mcf->redis->seeds == NULL) {
+        return NGX_OK;
+    }
+
+    return ngx_http_persona_cluster_init_process(cycle, mcf->redis);
 }
 
 

@@ -29,6 +29,8 @@
 
 typedef struct ngx_http_persona_redis_op_s    ngx_http_persona_redis_op_t;
 typedef struct ngx_http_persona_redis_conn_s  ngx_http_persona_redis_conn_t;
+typedef struct ngx_http_persona_redis_node_s  ngx_http_persona_redis_node_t;
+typedef struct ngx_http_persona_cluster_s     ngx_http_persona_cluster_t;
 
 
 /* one command, argv style: the strings are copied (formatted) before
@@ -63,6 +65,16 @@ typedef struct {
 } ngx_http_persona_breaker_t;
 
 
+/* one Redis node and this worker's connections to it ("pool" at most) */
+struct ngx_http_persona_redis_node_s {
+    ngx_queue_t                  queue;       /* in the cluster's nodes */
+    ngx_str_t                    name;        /* as written, or host:port */
+    ngx_addr_t                  *addr;
+    ngx_queue_t                  conns;       /* open or opening */
+    ngx_uint_t                   nconns;
+};
+
+
 typedef struct {
     ngx_str_t                    name;        /* as written, for logs */
     ngx_addr_t                  *addr;
@@ -81,9 +93,13 @@ typedef struct {
     ngx_shm_zone_t              *shm_zone;
     ngx_http_persona_breaker_t  *breaker;
 
-    /* per worker: at most pool connections, busy and idle together */
-    ngx_queue_t                  conns;       /* open or opening */
-    ngx_uint_t                   nconns;
+    /* "cluster": the addresses are seeds (ngx_addr_t, name in addr) */
+    ngx_array_t                 *seeds;
+
+    /* per worker: the single node (not cluster), or the cluster's slot
+     * map and nodes (ngx_http_persona_redis_cluster.c) */
+    ngx_http_persona_redis_node_t   node;
+    ngx_http_persona_cluster_t     *cluster;
     ngx_uint_t                   nwrites;     /* write batches in flight */
 } ngx_http_persona_redis_conf_t;
 
@@ -111,6 +127,9 @@ void ngx_http_persona_redis_detach(ngx_http_persona_redis_op_t *op);
  * counts ngx_http_persona_metrics_track_dropped()) */
 ngx_int_t ngx_http_persona_redis_write(ngx_http_persona_redis_conf_t *rcf,
     ngx_http_persona_redis_cmd_t *cmds, ngx_uint_t n, ngx_log_t *log);
+
+/* per worker: starts the cluster's slot map refresh (cluster mode) */
+ngx_int_t ngx_http_persona_redis_init_process(ngx_cycle_t *cycle);
 
 
 #endif /* NGX_HTTP_PERSONA_REDIS_H */

@@ -45,8 +45,9 @@
 
 
 struct ngx_http_persona_redis_conn_s {
-    ngx_queue_t                        queue;      /* in rcf->conns */
+    ngx_queue_t                        queue;      /* in node->conns */
     ngx_http_persona_redis_conf_t     *conf;
+    ngx_http_persona_redis_node_t     *node;
     ngx_connection_t                  *connection;
     persona_reply_stream_t             reader;
 
@@ -73,7 +74,7 @@ struct ngx_http_persona_redis_conn_s {
 
 
 static ngx_http_persona_redis_conn_t *ngx_http_persona_redis_pick(
-    ngx_http_persona_redis_conf_t *rcf);
+    ngx_http_persona_redis_conf_t *rcf, ngx_http_persona_redis_node_t *node);
 static ngx_http_persona_redis_conn_t *ngx_http_persona_redis_connect(
     ngx_http_persona_redis_op_t *op);
 static ngx_int_t ngx_http_persona_redis_append(
@@ -98,11 +99,17 @@ static void ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn);
 ngx_int_t
 ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
 {
+    static const char               asking[] = "*1\r\n$6\r\nASKING\r\n";
+    ngx_int_t                       rc;
     ngx_uint_t                      fresh;
     ngx_connection_t               *c;
     ngx_http_persona_redis_conn_t  *conn;
 
-    conn = ngx_http_persona_redis_pick(op->conf);
+    if (op->node == NULL) {
+        op->node = &op->conf->node;
+    }
+
+    conn = ngx_http_persona_redis_pick(op->conf, op->node);
     fresh = 0;
 
     if (conn == NULL) {
@@ -114,8 +121,31 @@ ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op)
         fresh = 1;
     }
 
-    if (ngx_http_persona_redis_append(conn, op->cmd, op->cmd_len) != NGX_OK)
-    {
+    op->skip = 0;
+    rc = NGX_OK;
+
+    if (op->asking) {
+        /* ASKING right before the command, on the same connection */
+
+        rc = ngx_http_persona_redis_append(conn, (u_char *) asking,
+                                           sizeof(asking) - 1);
+        if (rc == NGX_OK) {
+            rc = ngx_http_persona_redis_append(conn, op->cmd, op->cmd_len);
+
+            if (rc != NGX_OK) {
+                /* ASKING was appended last: take it back */
+                conn->out_len -= sizeof(asking) - 1;
+            }
+        }
+
+        op->skip = 1;
+
+    } else {
+        rc = ngx_http_persona_redis_append(conn, op->cmd, op->cmd_len);
+    }
+
+    if (rc != NGX_OK) {
+        op->skip = 0;
         op->status = NGX_HTTP_PERSONA_ERROR;
         op->local = 1;
         ngx_http_persona_redis_reason(op, 0, "out of memory");
@@ -239,15 +269,16 @@ ngx_http_persona_redis_reason(ngx_http_persona_redis_op_t *op,
  * the one with the fewest ops waiting; NULL: open a new one.
  */
 static ngx_http_persona_redis_conn_t *
-ngx_http_persona_redis_pick(ngx_http_persona_redis_conf_t *rcf)
+ngx_http_persona_redis_pick(ngx_http_persona_redis_conf_t *rcf,
+    ngx_http_persona_redis_node_t *node)
 {
     ngx_queue_t                    *q;
     ngx_http_persona_redis_conn_t  *conn, *best;
 
     best = NULL;
 
-    for (q = ngx_queue_head(&rcf->conns);
-         q != ngx_queue_sentinel(&rcf->conns);
+    for (q = ngx_queue_head(&node->conns);
+         q != ngx_queue_sentinel(&node->conns);
          q = ngx_queue_next(q))
     {
         conn = ngx_queue_data(q, ngx_http_persona_redis_conn_t, queue);
@@ -270,7 +301,7 @@ ngx_http_persona_redis_pick(ngx_http_persona_redis_conf_t *rcf)
         return best;
     }
 
-    if (rcf->pool == 0 || rcf->nconns < rcf->pool) {
+    if (rcf->pool == 0 || node->nconns < rcf->pool) {
         return NULL;
     }
 
@@ -313,6 +344,7 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
     conn->log.handler = NULL;
     conn->log.data = NULL;
     conn->conf = rcf;
+    conn->node = op->node;
     ngx_queue_init(&conn->ops);
 
     conn->flush.handler = ngx_http_persona_redis_flush_handler;
@@ -328,9 +360,9 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
 
     ngx_memzero(&pc, sizeof(ngx_peer_connection_t));
 
-    pc.sockaddr = rcf->addr->sockaddr;
-    pc.socklen = rcf->addr->socklen;
-    pc.name = &rcf->addr->name;
+    pc.sockaddr = op->node->addr->sockaddr;
+    pc.socklen = op->node->addr->socklen;
+    pc.name = &op->node->addr->name;
     pc.get = ngx_event_get_peer;
     pc.log = &conn->log;
     pc.log_error = NGX_ERROR_ERR;
@@ -369,14 +401,20 @@ ngx_http_persona_redis_connect(ngx_http_persona_redis_op_t *op)
 
         ngx_http_persona_redis_reason(op, err, "connect() to %V failed",
                                       pc.name);
+
+        if (rcf->cluster) {
+            /* the node may be gone: ask for the slot map again */
+            ngx_http_persona_cluster_node_failed(rcf);
+        }
+
         return NULL;
     }
 
     ngx_http_persona_metrics_redis_connect();
     ngx_http_persona_metrics_redis_conns(1);
 
-    ngx_queue_insert_tail(&rcf->conns, &conn->queue);
-    rcf->nconns++;
+    ngx_queue_insert_tail(&op->node->conns, &conn->queue);
+    op->node->nconns++;
 
     c = pc.connection;
     c->data = conn;
@@ -799,6 +837,13 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
         q = ngx_queue_head(&conn->ops);
         op = ngx_queue_data(q, ngx_http_persona_redis_op_t, queue);
 
+        if (op->skip) {
+            /* the answer to ASKING */
+            op->skip = 0;
+            freeReplyObject(reply);
+            continue;
+        }
+
         op->replies[op->nreplies++] = reply;
 
         if (op->nreplies < op->n) {
@@ -815,6 +860,13 @@ ngx_http_persona_redis_replies(ngx_http_persona_redis_conn_t *conn)
             }
 
             op->status = NGX_HTTP_PERSONA_OK;
+
+            if (conn->conf->cluster
+                && ngx_http_persona_cluster_reply(op) == NGX_OK)
+            {
+                /* redirected: queued again, elsewhere */
+                continue;
+            }
 
             /* may queue more ops, on this connection too */
             op->finish(op);
@@ -952,6 +1004,11 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_conn_t *conn,
 
     *p = '\0';
 
+    if (conn->conf->cluster && !(flags & NGX_HTTP_PERSONA_REDIS_LOCAL)) {
+        /* the node may be gone: ask for the slot map again */
+        ngx_http_persona_cluster_node_failed(conn->conf);
+    }
+
     ngx_queue_init(&ops);
 
     if (!ngx_queue_empty(&conn->ops)) {
@@ -1020,12 +1077,8 @@ ngx_http_persona_redis_fail(ngx_http_persona_redis_conn_t *conn,
 static void
 ngx_http_persona_redis_close(ngx_http_persona_redis_conn_t *conn)
 {
-    ngx_http_persona_redis_conf_t  *rcf;
-
-    rcf = conn->conf;
-
     ngx_queue_remove(&conn->queue);
-    rcf->nconns--;
+    conn->node->nconns--;
 
     if (conn->flush.posted) {
         ngx_delete_posted_event(&conn->flush);

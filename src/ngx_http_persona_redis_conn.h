@@ -26,6 +26,7 @@ typedef void (*ngx_http_persona_redis_finish_pt)(
 struct ngx_http_persona_redis_op_s {
     ngx_queue_t                         queue;     /* in conn->ops */
     ngx_http_persona_redis_conf_t      *conf;
+    ngx_http_persona_redis_node_t      *node;      /* where it goes */
     ngx_http_persona_redis_conn_t      *conn;      /* NULL: not queued */
     ngx_http_persona_redis_finish_pt    finish;    /* NULL: dropped, its
                                                       replies are read and
@@ -52,6 +53,10 @@ struct ngx_http_persona_redis_op_s {
     unsigned                            retried:1;
     unsigned                            refused:1; /* its reply was over
                                                       our limits */
+    unsigned                            redirected:1; /* MOVED/ASK once */
+    unsigned                            asking:1;  /* ASKING goes first */
+    unsigned                            skip:1;    /* ASKING's reply due */
+    unsigned                            internal:1; /* CLUSTER SLOTS */
     u_char                              reason[NGX_HTTP_PERSONA_REASON_LEN];
 };
 
@@ -71,6 +76,24 @@ ngx_int_t ngx_http_persona_redis_queue(ngx_http_persona_redis_op_t *op);
 void ngx_http_persona_redis_drop(ngx_http_persona_redis_op_t *op);
 
 void ngx_http_persona_redis_op_free(ngx_http_persona_redis_op_t *op);
+
+/* cluster mode (ngx_http_persona_redis_cluster.c) */
+
+/* the node for a command whose key is key (a seed until a map exists) */
+ngx_http_persona_redis_node_t *ngx_http_persona_cluster_route(
+    ngx_http_persona_redis_conf_t *rcf, const char *key, size_t len);
+
+/* an op's replies came: NGX_OK it was redirected (MOVED/ASK) and queued
+ * again, the caller must forget it; NGX_DECLINED finish it as it is
+ * (op->status may have become an error: TRYAGAIN, CLUSTERDOWN) */
+ngx_int_t ngx_http_persona_cluster_reply(ngx_http_persona_redis_op_t *op);
+
+/* a node failed: refresh the slot map soon */
+void ngx_http_persona_cluster_node_failed(
+    ngx_http_persona_redis_conf_t *rcf);
+
+ngx_int_t ngx_http_persona_cluster_init_process(ngx_cycle_t *cycle,
+    ngx_http_persona_redis_conf_t *rcf);
 
 /* formats the op's reason */
 void ngx_http_persona_redis_reason(ngx_http_persona_redis_op_t *op,
