@@ -1975,7 +1975,8 @@ report() {
         report_extra
         echo
     fi
-    echo "targets (issue 2's four, then the extra cases', issue 10's and issue 9's):"
+    echo "targets (issue 2's four, then the extra cases', issue 10's and" \
+         "issue 9's):"
     printf '  %-4s throughput ratio >= %s          got %s\n' \
         "$(verdict "$v_ratio")" "$TARGET_RATIO" "$ratio"
     printf '  %-4s nginx CPU overhead <= %s us/req    got %s\n' \
