@@ -1915,6 +1915,8 @@ report() {
     echo "nginx:    $("$NGINX" -v 2>&1 | sed 's/.*: //'), 1 worker, cpu" \
          "$NGINX_CPU"
     echo "module:   $MODULE (sha256 $MODULE_SHA, built $MODULE_BUILT)"
+    echo "features: persona_profile_cache $CACHE_STATE; persona_track and" \
+         "caps (issue 9) $ISSUE9_STATE"
     echo "redis:    $(redis-server --version | awk '{ print $3 }'), cpu" \
          "$LOAD_CPU; $PROFILES hash profiles; nginx connects over" \
          "$REDIS_SOCKET"
