@@ -1601,7 +1601,7 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) }'; }
 # "min..max" of NAME - BASE nginx CPU us/request (schedstat) round by round
 d_rounds() {
     if [ "${R_GROUP[$1]}" != "${R_GROUP[$2]}" ]; then
-        echo '(other nginx)'
+        echo '(other rounds)'
         return 0
     fi
     awk -v a="${R_SLICES[$1]}" -v b="${R_SLICES[$2]}" 'BEGIN {
