@@ -12,6 +12,8 @@
 #                         experiences
 #   rules/geo.json        geo.country / geo.city segments, then
 #                         profile.segment
+#   rules/cap.json        one experiment (control / urgency, 50/50) with a
+#   rules/nocap.json      frequency cap, and the same without it
 #   rules/inject.json     one segment per profile.segment value, with blocks
 #                         for the slots hero, offer and footer in every
 #                         experience (and the default's)
@@ -190,6 +192,37 @@ write_file("$dir/rules/inject.json", $json->encode({
     default     => 'everyone',
     experiences => \%xpi,
 }));
+
+
+# ---- cap.json, nocap.json --------------------------------------------------
+
+# one experiment, half of the visitors in each variant; cap.json caps the
+# non-control variant (a counter per visitor read with the profile, SET NX
+# + INCR after each exposure), nocap.json is the same without the cap. The
+# cap is far above what one visitor of a bench run sees, so every exposure
+# pays the counting and none is turned into control.
+for my $capped (1, 0) {
+    my %exp = (
+        name     => 'hero',
+        salt     => 'bench',
+        variants => [
+            { name => 'control', weight => 50 },
+            { name => 'urgency', weight => 50,
+              response_headers => { 'X-Hero' => 'urgency' } },
+        ],
+    );
+    $exp{cap} = { max => 1000, per => '1d' } if $capped;
+    write_file("$dir/rules/" . ($capped ? 'cap' : 'nocap') . '.json',
+               $json->encode({
+        description => 'bench/make-fixtures.pl: one experiment, '
+                       . ($capped ? 'capped' : 'no cap'),
+        segments    => [ { from => 'profile.segment' } ],
+        default     => 'everyone',
+        experiences => { everyone => { response_headers =>
+                                       { 'X-Hero' => 'plain' } } },
+        experiments => [ \%exp ],
+    }));
+}
 
 
 # ---- pages -----------------------------------------------------------------

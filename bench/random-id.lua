@@ -5,6 +5,10 @@
 -- Usage: wrk ... -s bench/random-id.lua URL -- [ids]   (default 100000)
 --        wrk ... -s bench/random-id.lua URL -- ids seq [start]
 --        (ids in order from start, wrapping: fills a profile cache)
+--        wrk ... -s bench/random-id.lua URL -- ids ua
+--        (every request also carries a desktop browser's User-Agent: a
+--        request without one is a bot to the module, in no experiment,
+--        never tracked)
 -- The same script drives the plain location too, so wrk's own cost per
 -- request is identical in both runs; plain nginx just ignores the cookie.
 
@@ -12,12 +16,16 @@ local reqs = {}
 local n = 0
 local seq = false
 local next_i = 0
+local UA = "Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0"
 
 function init(args)
     n = tonumber(args[1]) or 100000
+    local ua = false
     if args[2] == "seq" then
         seq = true
         next_i = tonumber(args[3]) or 0
+    elseif args[2] == "ua" then
+        ua = true
     end
     math.randomseed(os.time())
 
@@ -25,8 +33,11 @@ function init(args)
     -- and a table lookup, and wrk (which shares a core with Redis) stays
     -- cheap. Every request picks one of the n ids uniformly.
     for i = 1, n do
-        reqs[i] = wrk.format(nil, nil,
-            { ["Cookie"] = string.format("persona_id=u%06d", i - 1) })
+        local h = { ["Cookie"] = string.format("persona_id=u%06d", i - 1) }
+        if ua then
+            h["User-Agent"] = UA
+        end
+        reqs[i] = wrk.format(nil, nil, h)
     end
 end
 

@@ -24,6 +24,18 @@
 #   cache       /persona/ in an nginx with persona_profile_cache, warmed
 #               up so that lookups are cache hits; only when the module
 #               accepts the directive (nginx -t), else reported as absent
+#   track       issue 9: /persona/ + persona_track on (HINCRBY, HSET and an
+#               XADD to a stream with MAXLEN ~ BENCH_EVENTS_MAXLEN after
+#               every response) vs. /persona/ with the same browser-like
+#               requests ("persona-ua": a request without User-Agent is a
+#               bot, never tracked); only when the module accepts
+#               persona_track (nginx -t), else reported as absent
+#   cap         issue 9: a 50/50 experiment with a frequency cap (the cap
+#               counter read with the profile, SET NX + INCR after each
+#               exposure) vs. the same experiment without cap ("nocap");
+#               track and cap are also measured at one connection
+#               ("*-c1"), where Redis read events per request are round
+#               trips per request and latency shows any added one
 #   mem         the worker's VmHWM under 64 and then 1024 concurrent
 #               connections, a fresh nginx per location (plain, persona,
 #               lua, cache, base)
@@ -63,13 +75,17 @@
 #   BENCH_NGINX=path     nginx binary (default /usr/sbin/nginx)
 #   BENCH_KEEP=1         keep the temp dir (logs, configs) after the run
 #   BENCH_STRICT=1       exit 1 when a target is missed
-#   BENCH_CASES=rules50,geo,inject,lua,cache,mem  extra cases: rules50,
-#                        geo, inject4k, inject200k, inject (= both), lua,
-#                        cache, mem, all; "spine" (or empty) for plain vs.
+#   BENCH_CASES=rules50,geo,inject,lua,cache,track,cap,mem  extra cases:
+#                        rules50, geo, inject4k, inject200k, inject (= both),
+#                        lua, cache, track, cap, mem, all; "spine" (or
+#                        empty) for plain vs.
 #                        persona only
 #   BENCH_BASE_MODULE=path  another build of the module, measured as
 #                        "base" (/persona/) in the same rounds
 #   BENCH_CACHE_ZONE=64m the cache case's persona_profile_cache zone size
+#   BENCH_EVENTS_MAXLEN=100000  the track case's persona_events maxlen
+#   BENCH_C1_SECONDS=6   measured seconds per location at one connection
+#                        (track and cap cases)
 #   BENCH_MEM_SECONDS=3  seconds of load per connection count (mem case)
 #   BENCH_GEO_NETWORKS=200000  IPv4 networks in the geo database (plus a
 #                        quarter as many IPv6 ones)
@@ -93,9 +109,12 @@ LOAD_CPU=${BENCH_LOAD_CPU:-0}
 MODULE=${BENCH_MODULE:-$ROOT/build/ngx_http_persona_module.so}
 NGINX=${BENCH_NGINX:-/usr/sbin/nginx}
 REDIS_SOCKET=${BENCH_REDIS_SOCKET:-tcp}
-CASES=${BENCH_CASES-rules50,geo,inject,lua,cache,mem}
+CASES=${BENCH_CASES-rules50,geo,inject,lua,cache,track,cap,mem}
 BASE_MODULE=${BENCH_BASE_MODULE:-}
 CACHE_ZONE=${BENCH_CACHE_ZONE:-64m}
+EVENTS_MAXLEN=${BENCH_EVENTS_MAXLEN:-100000}
+EVENTS_KEY=persona:bench:events
+C1_SECONDS=${BENCH_C1_SECONDS:-6}
 MEM_LOAD_SECS=${BENCH_MEM_SECONDS:-3}
 LUA_MODULE=/usr/lib/nginx/modules/ngx_http_lua_module.so
 LUA_REDIS=/usr/share/lua/5.1/nginx/redis.lua
@@ -126,7 +145,7 @@ for v in BENCH_SECONDS BENCH_DURATION BENCH_ROUNDS BENCH_WARMUP BENCH_CONNECTION
          BENCH_PROFILES BENCH_NGINX_CPU BENCH_LOAD_CPU BENCH_MODULE \
          BENCH_NGINX BENCH_REDIS_SOCKET BENCH_CASES BENCH_GEO_NETWORKS \
          BENCH_SENDFILE BENCH_BASE_MODULE BENCH_CACHE_ZONE \
-         BENCH_MEM_SECONDS; do
+         BENCH_MEM_SECONDS BENCH_EVENTS_MAXLEN BENCH_C1_SECONDS; do
     if [ -n "${!v:-}" ]; then
         CMDLINE="$v=${!v} $CMDLINE"
     elif [ "$v" = BENCH_CASES ] && [ -n "${BENCH_CASES+set}" ]; then
@@ -140,7 +159,7 @@ die() { printf 'bench: error: %s\n' "$*" >&2; exit 1; }
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
 for v in DURATION WARMUP ROUNDS CONNS THREADS PROFILES NGINX_CPU LOAD_CPU \
-         MEM_LOAD_SECS
+         MEM_LOAD_SECS EVENTS_MAXLEN C1_SECONDS
 do
     is_uint "${!v}" || die "$v must be a non-negative integer, got '${!v}'"
 done
@@ -173,12 +192,14 @@ for c in "${CASE_LIST[@]}"; do
     case $c in
         all)    WANT[rules50]=1; WANT[geo]=1; WANT[inject4k]=1
                 WANT[inject200k]=1; WANT[lua]=1; WANT[cache]=1
-                WANT[mem]=1 ;;
+                WANT[mem]=1; WANT[track]=1; WANT[cap]=1 ;;
         inject) WANT[inject4k]=1; WANT[inject200k]=1 ;;
-        rules50|geo|inject4k|inject200k|lua|cache|mem) WANT[$c]=1 ;;
+        rules50|geo|inject4k|inject200k|lua|cache|track|cap|mem)
+                WANT[$c]=1 ;;
         spine|none|'') ;;
         *) die "BENCH_CASES: unknown case '$c' (rules50, geo, inject4k," \
-               "inject200k, inject, lua, cache, mem, all, spine)" ;;
+               "inject200k, inject, lua, cache, track, cap, mem, all," \
+               "spine)" ;;
     esac
 done
 want() { [ -n "${WANT[$1]:-}" ]; }
@@ -351,18 +372,21 @@ rcli() {
 
 # One INFO call (one connection) for all sections: prints "<hgetall calls>
 # <total_connections_received> <connected_clients> <keyspace_misses>
-# <all commands' calls> <total_reads_processed>" (-1: Redis < 6.2 has no
-# total_reads_processed).
+# <all commands' calls> <total_reads_processed> <get calls> <incr calls>
+# <xadd calls>" (-1: Redis < 6.2 has no total_reads_processed).
 redis_counters() {
     rcli INFO stats commandstats clients | tr -d '\r' | awk -F'[:=,]' '
         BEGIN { r = -1 }
         $1 == "cmdstat_hgetall"             { h = $3 }
+        $1 == "cmdstat_get"                 { g = $3 }
+        $1 == "cmdstat_incr"                { i = $3 }
+        $1 == "cmdstat_xadd"                { x = $3 }
         $1 ~ /^cmdstat_/                    { a += $3 }
         $1 == "total_connections_received"  { t = $2 }
         $1 == "connected_clients"           { c = $2 }
         $1 == "keyspace_misses"             { m = $2 }
         $1 == "total_reads_processed"       { r = $2 }
-        END { printf "%d %d %d %d %d %d\n", h, t, c, m, a, r }'
+        END { printf "%d %d %d %d %d %d %d %d %d\n", h, t, c, m, a, r, g, i, x }'
 }
 
 nginx_requests() {
@@ -466,7 +490,7 @@ prepare_files() {
             "${KNOWN_FIELDS[@]}" \
         || die "bench/make-fixtures.pl failed"
     if [ -n "$PERSONA_CHECK" ]; then
-        for f in rules50 geo inject; do
+        for f in rules50 geo inject cap nocap; do
             "$PERSONA_CHECK" "$TMP/rules/$f.json" >"$TMP/check-$f.log" 2>&1 \
                 || { cat "$TMP/check-$f.log" >&2
                      die "persona-check rejects $TMP/rules/$f.json"; }
@@ -481,6 +505,9 @@ prepare_files() {
             "written in $(awk -v a="$t0" -v b="$(date +%s.%N)" \
             'BEGIN { printf "%.1f", b - a }')s"
     fi
+    sed -e "s|@PREFIX@|$(sed_esc "$TMP")|g" \
+        -e "s|@EVENTS_MAXLEN@|$EVENTS_MAXLEN|g" \
+        "$BENCH_DIR/nginx-issue9.conf.in" >"$TMP/issue9.conf"
     chmod -R a+rX "$TMP/html" "$TMP/rules"
     [ ! -f "$TMP/geo.mmdb" ] || chmod a+r "$TMP/geo.mmdb"
 }
@@ -506,11 +533,14 @@ use_inst() {    # use_inst NAME: make NAME the current nginx
     NGINX_PORT=${I_PORT[$1]:-}
 }
 
+ISSUE9_STATE="not selected (BENCH_CASES)"
+BROWSER_UA='Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0'
+
 CACHE_LINE="persona_profile_cache zone=persona_bench:$CACHE_ZONE ttl=1h"
 CACHE_LINE+=" negative_ttl=1h stale=1h;"
 
 write_nginx_conf() {    # for INST, on NGINX_PORT
-    local addr geo cache module=$TMP/ngx_http_persona_module.so
+    local addr geo cache events issue9 module=$TMP/ngx_http_persona_module.so
     local tmpl=$BENCH_DIR/nginx.conf.in
     if [ "$REDIS_SOCKET" = unix ]; then
         addr="unix:$TMP/redis/redis.sock"
@@ -523,6 +553,12 @@ write_nginx_conf() {    # for INST, on NGINX_PORT
         geo="# persona_geoip2: the geo case is not selected (BENCH_CASES)"
     fi
     cache="# persona_profile_cache: only in the cache case's nginx"
+    events="# persona_events: only in the main nginx with the track case"
+    issue9="# issue 9's locations: only in the main nginx (track, cap)"
+    if [ "$INST" = main ] && [ "$ISSUE9_STATE" = present ]; then
+        issue9="include $TMP/issue9.conf;"
+        want track && events="persona_events $EVENTS_KEY maxlen=$EVENTS_MAXLEN;"
+    fi
     case $INST in
         lua)   tmpl=$BENCH_DIR/nginx-lua.conf.in ;;
         cache) cache=$CACHE_LINE ;;
@@ -538,6 +574,8 @@ write_nginx_conf() {    # for INST, on NGINX_PORT
         -e "s|@SENDFILE@|$SENDFILE|g" \
         -e "s|@GEOIP2@|$(sed_esc "$geo")|g" \
         -e "s|@CACHE@|$(sed_esc "$cache")|g" \
+        -e "s|@EVENTS@|$(sed_esc "$events")|g" \
+        -e "s|@ISSUE9@|$(sed_esc "$issue9")|g" \
         "$tmpl" >"$(inst_conf "$INST")"
 }
 
@@ -556,6 +594,23 @@ probe_cache() {
             | sed -E 's/.*\[emerg\] //; s/ in \/.*//'))"
     fi
     INST=$save_inst
+    NGINX_PORT=$save_port
+}
+
+# Does the module accept issue 9's locations (persona_track,
+# persona_events, a rules file with a cap)? nginx -t of the main
+# configuration with them; without them when not.
+probe_issue9() {
+    local save_port=$NGINX_PORT
+    INST=main
+    NGINX_PORT=$(free_port)
+    ISSUE9_STATE=present
+    write_nginx_conf
+    if ! "$NGINX" -p "$TMP" -c "$(inst_conf main)" -e "$TMP/error.log" \
+            -t >"$TMP/nginx-t-issue9.log" 2>&1; then
+        ISSUE9_STATE="absent ($(grep -m1 'emerg' "$TMP/nginx-t-issue9.log" \
+            | sed -E 's/.*\[emerg\] //; s/ in \/.*//'))"
+    fi
     NGINX_PORT=$save_port
 }
 
@@ -945,6 +1000,72 @@ sanity_cache() {
     log "sanity: cache: 3 requests of $KNOWN_ID -> $(( h1 - h0 )) HGETALL"
 }
 
+# track (main nginx): one browser request of the known visitor adds one
+# exposure event and one visit; one without User-Agent (a bot) nothing
+sanity_track() {
+    local hdrs x0 x1 v0 v1 key=persona:profile:$KNOWN_ID ev
+    x0=$(rcli XLEN "$EVENTS_KEY")
+    v0=$(rcli HGET "$key" visits)
+    hdrs=$(curl -sS -D - -o "$TMP/check.html" -A "$BROWSER_UA" \
+           -H "Cookie: persona_id=$KNOWN_ID" \
+           "http://127.0.0.1:$NGINX_PORT/track/") \
+        || die "request to /track/ failed"
+    [ "$(header X-Persona-Status <<<"$hdrs")" = ok ] \
+        || die "/track/: status '$(header X-Persona-Status <<<"$hdrs")'"
+    cmp -s "$TMP/check.html" "$BENCH_DIR/page.html" \
+        || die "/track/ did not return the demo page"
+    curl -sS -o /dev/null -A '' -H "Cookie: persona_id=$KNOWN_ID" \
+        "http://127.0.0.1:$NGINX_PORT/track/" || die "request failed"
+    sleep 0.3
+    x1=$(rcli XLEN "$EVENTS_KEY")
+    v1=$(rcli HGET "$key" visits)
+    ev=$(rcli XREVRANGE "$EVENTS_KEY" + - COUNT 1 | tr -d '\r' | tr '\n' ' ')
+    if [ "$(( x1 - x0 ))" -ne 1 ] || [ "$(( ${v1:-0} - ${v0:-0} ))" -ne 1 ] \
+            || [[ $ev != *"type exposure id $KNOWN_ID "* ]]; then
+        die "/track/: 2 requests (browser, bot) of $KNOWN_ID gave" \
+            "$(( x1 - x0 )) events and $(( ${v1:-0} - ${v0:-0} )) visits," \
+            "expected 1 and 1 (last event: $ev)"
+    fi
+    log "sanity: track: browser request -> 1 exposure event, visits" \
+        "${v0:-0} -> $v1; bot request -> nothing"
+}
+
+# cap and nocap (main nginx): 20 visitors with a browser User-Agent, each
+# in the same variant in both; a counter for those shown "urgency" only
+sanity_cap() {
+    local i id hdrs v vn c n_u=0 n_c=0
+    for i in $(seq 100 119); do
+        id=$(printf 'u%06d' "$i")
+        hdrs=$(curl -sS -D - -o "$TMP/check.html" -A "$BROWSER_UA" \
+               -H "Cookie: persona_id=$id" \
+               "http://127.0.0.1:$NGINX_PORT/cap/") \
+            || die "request to /cap/ failed"
+        v=$(header X-Persona-Variants <<<"$hdrs")
+        [ "$(header X-Persona-Status <<<"$hdrs")" = ok ] \
+            || die "/cap/: status not ok for $id"
+        vn=$(curl -sS -D - -o /dev/null -A "$BROWSER_UA" \
+             -H "Cookie: persona_id=$id" \
+             "http://127.0.0.1:$NGINX_PORT/nocap/" \
+             | header X-Persona-Variants) || die "request to /nocap/ failed"
+        [ "$vn" = "$v" ] \
+            || die "$id: /cap/ variants '$v', /nocap/ variants '$vn'"
+        sleep 0.05
+        c=$(rcli GET "persona:profile:$id:cap:hero")
+        case $v in
+            hero=urgency) n_u=$((n_u + 1)); [ "$c" = 1 ] \
+                || die "/cap/: $id saw urgency, cap counter '$c'" ;;
+            hero=control) n_c=$((n_c + 1)); [ -z "$c" ] \
+                || die "/cap/: $id saw control, cap counter '$c'" ;;
+            *) die "/cap/: $id got variants '$v'" ;;
+        esac
+    done
+    if [ "$n_u" -eq 0 ] || [ "$n_c" -eq 0 ]; then
+        die "/cap/: 20 visitors, $n_u urgency, $n_c control"
+    fi
+    log "sanity: cap: 20 visitors -> $n_u urgency (cap counter 1)," \
+        "$n_c control (no counter); nocap gives each the same variant"
+}
+
 sanity_base() {
     local hdrs
     hdrs=$(curl -sS -D - -o /dev/null -H "Cookie: persona_id=$KNOWN_ID" \
@@ -1066,11 +1187,13 @@ declare -A R_REQS R_RPS R_P50 R_P99 R_CPU_US R_SCHED_US R_BUSY R_REDIS_US \
            R_HGETALL R_NGX_REQS R_NEWCONN R_CLIENTS R_ERRORS R_CORE_NGX \
            R_CORE_LOAD R_USER_US R_SYS_US R_MISSES R_SCRIPT R_HWM R_GROUP \
            R_RSS0 R_BYTES R_SLICES R_HWM_OFF R_HWM_ON R_CMDS R_READS \
-           R_REDIS_LOOKUP_US R_HWM64 R_HWM1024 R_MEMERR
+           R_REDIS_LOOKUP_US R_HWM64 R_HWM1024 R_MEMERR R_GET R_INCR \
+           R_XADD R_CONNS
 # sums over a location's slices (S_*), and its definition (L_*)
 declare -A S_REQS S_DUR S_T S_U S_K S_NS S_RT S_H S_M S_N S_C S_NB S_NT \
            S_NST S_LB S_LT S_LST S_BYTES S_P50 S_P99 S_ERR_C S_ERR_R \
-           S_ERR_W S_ERR_T S_ERR_S S_CL S_A S_RD L_PATH L_SCRIPT L_ARGS \
+           S_ERR_W S_ERR_T S_ERR_S S_CL S_A S_RD S_G S_I S_X L_PATH \
+           L_SCRIPT L_ARGS \
            L_INST
 MEASURED=()
 GROUP=0         # run_rounds calls so far: slices of one group are paired
@@ -1107,11 +1230,11 @@ slice() {       # slice NAME SECONDS
     local name=$1 out=$TMP/wrk-$1-slice.txt
     local t0 t1 s0 s1 rt0 rt1 h0 h1 c0 c1 cl n0 n1 m0 m1 line kv snap
     local u0 u1 k0 k1 nb0 nt0 ns0 lb0 lt0 ls0 nb1 nt1 ns1 lb1 lt1 ls1
-    local a0 a1 rd0 rd1
+    local a0 a1 rd0 rd1 g0 g1 i0 i1 x0 x1
 
     use_inst "${L_INST[$name]}"
     snap=$(counters_outside)
-    read -r n0 h0 c0 _ m0 a0 rd0 <<<"$snap"
+    read -r n0 h0 c0 _ m0 a0 rd0 g0 i0 x0 <<<"$snap"
     snap=$(counters_cpu)
     read -r t0 u0 k0 s0 rt0 nb0 nt0 ns0 lb0 lt0 ls0 <<<"$snap"
 
@@ -1120,7 +1243,7 @@ slice() {       # slice NAME SECONDS
     snap=$(counters_cpu)
     read -r t1 u1 k1 s1 rt1 nb1 nt1 ns1 lb1 lt1 ls1 <<<"$snap"
     snap=$(counters_outside)
-    read -r n1 h1 c1 cl m1 a1 rd1 <<<"$snap"
+    read -r n1 h1 c1 cl m1 a1 rd1 g1 i1 x1 <<<"$snap"
 
     cat "$out" >>"$TMP/wrk-$name.txt"
     line=$(grep '^BENCH_RESULT ' "$out")
@@ -1143,6 +1266,9 @@ slice() {       # slice NAME SECONDS
     S_RT[$name]=$(( ${S_RT[$name]:-0} + rt1 - rt0 ))
     S_H[$name]=$(( ${S_H[$name]:-0} + h1 - h0 ))
     S_M[$name]=$(( ${S_M[$name]:-0} + m1 - m0 ))
+    S_G[$name]=$(( ${S_G[$name]:-0} + g1 - g0 ))
+    S_I[$name]=$(( ${S_I[$name]:-0} + i1 - i0 ))
+    S_X[$name]=$(( ${S_X[$name]:-0} + x1 - x0 ))
     # all Redis commands: the "before" INFO call counts in the "after" one
     S_A[$name]=$(( ${S_A[$name]:-0} + a1 - a0 - 1 ))
     if [ "$rd0" -ge 0 ]; then
@@ -1207,6 +1333,13 @@ finalize() {    # finalize NAME: the location's results from its sums
     R_HGETALL[$name]=${S_H[$name]}
     R_CMDS[$name]=$(awk -v a="${S_A[$name]}" -v r="$requests" \
         'BEGIN { printf "%.3f", a / r }')
+    R_GET[$name]=$(awk -v a="${S_G[$name]}" -v r="$requests" \
+        'BEGIN { printf "%.3f", a / r }')
+    R_INCR[$name]=$(awk -v a="${S_I[$name]}" -v r="$requests" \
+        'BEGIN { printf "%.3f", a / r }')
+    R_XADD[$name]=$(awk -v a="${S_X[$name]}" -v r="$requests" \
+        'BEGIN { printf "%.3f", a / r }')
+    R_CONNS[$name]=$CONNS
     if [ -n "${S_RD[$name]:-}" ]; then
         R_READS[$name]=$(awk -v a="${S_RD[$name]}" -v r="$requests" \
             'BEGIN { printf "%.3f", a / r }')
@@ -1286,8 +1419,16 @@ want cache && probe_cache
 if want cache; then
     log "persona_profile_cache: $CACHE_STATE"
 fi
+if want track || want cap; then
+    probe_issue9
+    log "issue 9's locations (persona_track, caps): $ISSUE9_STATE"
+fi
 launch main
 sanity_check
+if [ "$ISSUE9_STATE" = present ]; then
+    want track && sanity_track
+    want cap && sanity_cap
+fi
 want rules50 && sanity_rules50
 if want rules50 || want geo; then
     sanity_visitor
@@ -1338,6 +1479,20 @@ if want lua; then
     DEF_INST=lua define_loc lua /lua/
     LOCS+=(job lua)
 fi
+# issue 9: browser-like requests (random-id.lua "ua"), same rounds
+if [ "$ISSUE9_STATE" = present ]; then
+    define_loc persona-ua /persona/ random-id.lua "$PROFILES" ua
+    LOCS+=(persona-ua)
+    if want track; then
+        define_loc track /track/ random-id.lua "$PROFILES" ua
+        LOCS+=(track)
+    fi
+    if want cap; then
+        define_loc nocap /nocap/ random-id.lua "$PROFILES" ua
+        define_loc cap /cap/ random-id.lua "$PROFILES" ua
+        LOCS+=(nocap cap)
+    fi
+fi
 if [ "$CACHE_STATE" = present ]; then
     DEF_INST=cache define_loc cache /persona/
     LOCS+=(cache)
@@ -1348,6 +1503,25 @@ if [ -n "$BASE_MODULE" ]; then
     LOCS+=(base)
 fi
 run_rounds "${LOCS[@]}"
+
+# issue 9 at one connection: no other request to share a write with, so
+# Redis read events per request are round trips per request, and latency
+# is the round trips' (an added one would show in p50)
+if [ "$ISSUE9_STATE" = present ]; then
+    C1_LOCS=()
+    for n in persona-ua track nocap cap; do
+        [ -n "${L_PATH[$n]:-}" ] || continue
+        define_loc "$n-c1" "${L_PATH[$n]}" random-id.lua "$PROFILES" ua
+        C1_LOCS+=("$n-c1")
+    done
+    CONNS=1 DURATION=$C1_SECONDS \
+        SLICE=$(( C1_SECONDS / ROUNDS > 0 ? C1_SECONDS / ROUNDS : 1 )) \
+        run_rounds "${C1_LOCS[@]}"
+    use_inst main
+    TRACK_DROPPED=$(curl -sS "http://127.0.0.1:$NGINX_PORT/bench-metrics" \
+        | awk '$1 == "persona_track_dropped_total" { v = $2 }
+               END { print (v == "" ? "?" : v) }') || TRACK_DROPPED='?'
+fi
 
 # Memory under 64 then 1024 concurrent connections, a fresh nginx each
 if want mem; then
@@ -1427,7 +1601,7 @@ ge() { awk -v a="$1" -v b="$2" 'BEGIN { print (a + 0 >= b + 0) }'; }
 # "min..max" of NAME - BASE nginx CPU us/request (schedstat) round by round
 d_rounds() {
     if [ "${R_GROUP[$1]}" != "${R_GROUP[$2]}" ]; then
-        echo '(other nginx)'
+        echo '(other rounds)'
         return 0
     fi
     awk -v a="${R_SLICES[$1]}" -v b="${R_SLICES[$2]}" 'BEGIN {
@@ -1447,6 +1621,9 @@ declare -A BASE=(
     [geo]=persona-v [inject-4k-on]=inject-4k-off [inject-4k-off]=persona
     [inject-200k-on]=inject-200k-off [inject-200k-off]=plain
     [job]=lua [lua]=plain [cache]=persona [base]=persona
+    [persona-ua]=persona [track]=persona-ua [nocap]=persona-ua [cap]=nocap
+    [persona-ua-c1]=persona-ua [track-c1]=persona-ua-c1
+    [nocap-c1]=persona-ua-c1 [cap-c1]=nocap-c1
 )
 
 EXTRA_TARGETS=()        # lines of the targets block
@@ -1554,6 +1731,113 @@ if has base && [ "${R_REDIS_LOOKUP_US[base]}" != - ] \
         "$r (${R_REDIS_LOOKUP_US[persona]} vs ${R_REDIS_LOOKUP_US[base]} us)"
 fi
 
+# ---- issue 9: tracking and caps --------------------------------------------
+
+TARGET_TRACK_US=3        # persona_track on adds <= 3 us nginx CPU/request
+TARGET_LAT=1.10          # "nothing to latency": p50 and p99 within
+                         # 10% of the baseline's (32 and 1 connection)
+TARGET_RT=0.05           # "no Redis round trip": cap's round trips per
+                         # request before the response within 0.05 of
+                         # nocap's (at one connection)
+
+# "reads/req - INCR/req - XADD/req" at one connection: the Redis read
+# events of the lookups (the response waits for them) without those of
+# the writes after the response (one write per exposure: SET NX + INCR;
+# one per tracked request: HINCRBY + HSET + XADD). At more connections
+# requests share writes: "-".
+pre_rt() {
+    awk -v r="${R_READS[$1]}" -v i="${R_INCR[$1]}" -v x="${R_XADD[$1]}" \
+        -v c="${R_CONNS[$1]}" 'BEGIN {
+            if (r == "n/a" || c != 1) print "-"
+            else printf "%.3f", r - i - x }'
+}
+lat_ok() {      # lat_ok A B: p50 and p99 of A within TARGET_LAT x B's
+    awk -v a5="${R_P50[$1]}" -v b5="${R_P50[$2]}" -v a9="${R_P99[$1]}" \
+        -v b9="${R_P99[$2]}" -v t="$TARGET_LAT" \
+        'BEGIN { print (a5 <= t * b5 && a9 <= t * b9) }'
+}
+
+if has track && has persona-ua; then
+    extra_target "$(awk -v d="$(d_us track persona-ua)" -v t="$TARGET_TRACK_US" \
+                   'BEGIN { print (d + 0 <= t) }')" \
+        "issue 9: tracking <= $TARGET_TRACK_US us nginx CPU/request" \
+        "$(d_us track persona-ua) us (track - persona-ua, sched" \
+        "$(d_sched track persona-ua); rounds $(d_rounds track persona-ua))"
+    extra_target "$(lat_ok track persona-ua)" \
+        "issue 9: tracking adds nothing to latency, $CONNS conns" \
+        "p50 ${R_P50[track]} vs ${R_P50[persona-ua]} ms, p99" \
+        "${R_P99[track]} vs ${R_P99[persona-ua]} ms (each <= +10% asked)"
+    if has track-c1 && has persona-ua-c1; then
+        extra_target "$(lat_ok track-c1 persona-ua-c1)" \
+            "issue 9: tracking adds nothing to latency, 1 conn" \
+            "p50 ${R_P50[track-c1]} vs ${R_P50[persona-ua-c1]} ms, p99" \
+            "${R_P99[track-c1]} vs ${R_P99[persona-ua-c1]} ms (each <=" \
+            "+10% asked); round trips before the response" \
+            "$(pre_rt track-c1) vs $(pre_rt persona-ua-c1)"
+    fi
+fi
+if has cap && has nocap && has cap-c1 && has nocap-c1; then
+    r=$(awk -v a="$(pre_rt cap-c1)" -v b="$(pre_rt nocap-c1)" \
+        'BEGIN { printf "%+.3f", a - b }')
+    extra_target "$(awk -v r="$r" -v t="$TARGET_RT" \
+                   'BEGIN { print (r + 0 <= t) }')" \
+        "issue 9: a capped experiment adds no round trip" \
+        "$r round trips/request before the response (1 conn:" \
+        "cap $(pre_rt cap-c1), nocap $(pre_rt nocap-c1); GET/req" \
+        "${R_GET[cap-c1]}, INCR/req ${R_INCR[cap-c1]}); $CONNS conns:" \
+        "reads/req cap ${R_READS[cap]}, nocap ${R_READS[nocap]}; cmds/req" \
+        "${R_CMDS[cap]} vs ${R_CMDS[nocap]}"
+    extra_target "$(lat_ok cap-c1 nocap-c1)" \
+        "issue 9: cap latency vs nocap, 1 conn" \
+        "p50 ${R_P50[cap-c1]} vs ${R_P50[nocap-c1]} ms, p99" \
+        "${R_P99[cap-c1]} vs ${R_P99[nocap-c1]} ms (each <= +10% asked);" \
+        "$CONNS conns: p50 ${R_P50[cap]} vs ${R_P50[nocap]}, p99" \
+        "${R_P99[cap]} vs ${R_P99[nocap]} ms"
+fi
+
+report_issue9() {
+    local n b d
+    echo "issue 9: tracking and frequency caps, same run; browser-like" \
+         "requests (random-id.lua \"ua\": a User-Agent, else a bot)"
+    echo "  persona-ua: /persona/ (the lookup alone); track: + persona_track" \
+         "on, events to $EVENTS_KEY (MAXLEN ~ $EVENTS_MAXLEN; tracking" \
+         "writes leave after the response); nocap: + a 50/50 experiment;" \
+         "cap: the same experiment with a cap (max 1000 per 1d: never" \
+         "reached in a run, every exposure is counted)"
+    echo "  *-c1: the same at 1 connection, $C1_SECONDS s each: reads/req" \
+         "there are round trips per request; rt_pre = reads/req - INCR/req" \
+         "- XADD/req, the round trips before the response (the writes" \
+         "after it are one per exposure, SET NX + INCR, and one per" \
+         "tracked request, HINCRBY + HSET + XADD)"
+    echo "  +us = nginx CPU us/request - the base's; GET, INCR, XADD per" \
+         "request from INFO commandstats"
+    printf '%-14s %-13s %4s %8s %7s %7s %8s %7s %8s %9s %6s %6s %6s %6s\n' \
+        location base conn req/s p50_ms p99_ms ngx_us +us cmds/req \
+        reads/req rt_pre GET INCR XADD
+    for n in persona plain persona-ua track nocap cap persona-ua-c1 track-c1 \
+             nocap-c1 cap-c1; do
+        has "$n" || continue
+        b=${BASE[$n]:-plain}
+        d=-
+        if [ "$n" = plain ]; then
+            b=-
+        else
+            d=$(d_us "$n" "$b")
+        fi
+        printf '%-14s %-13s %4s %8s %7s %7s %8s %7s %8s %9s %6s %6s %6s %6s\n' \
+            "$n" "$b" "${R_CONNS[$n]}" "${R_RPS[$n]}" "${R_P50[$n]}" \
+            "${R_P99[$n]}" "${R_CPU_US[$n]}" \
+            "$d" \
+            "${R_CMDS[$n]}" "${R_READS[$n]}" "$(pre_rt "$n")" \
+            "${R_GET[$n]}" "${R_INCR[$n]}" "${R_XADD[$n]}"
+    done
+    if has track; then
+        echo "  events stream after the run: $(rcli XLEN "$EVENTS_KEY")" \
+             "entries (maxlen ~ $EVENTS_MAXLEN);" \
+             "persona_track_dropped_total: ${TRACK_DROPPED:-?}"
+    fi
+}
+
 report_peers() {
     local n
     echo "peers and Redis cost (issue 10), same run, same core for every" \
@@ -1631,6 +1915,8 @@ report() {
     echo "nginx:    $("$NGINX" -v 2>&1 | sed 's/.*: //'), 1 worker, cpu" \
          "$NGINX_CPU"
     echo "module:   $MODULE (sha256 $MODULE_SHA, built $MODULE_BUILT)"
+    echo "features: persona_profile_cache $CACHE_STATE; persona_track and" \
+         "caps (issue 9) $ISSUE9_STATE"
     echo "redis:    $(redis-server --version | awk '{ print $3 }'), cpu" \
          "$LOAD_CPU; $PROFILES hash profiles; nginx connects over" \
          "$REDIS_SOCKET"
@@ -1683,11 +1969,16 @@ report() {
         report_peers
         echo
     fi
+    if has persona-ua; then
+        report_issue9
+        echo
+    fi
     if [ "${#MEASURED[@]}" -gt 2 ]; then
         report_extra
         echo
     fi
-    echo "targets (issue 2):"
+    echo "targets (issue 2's four, then the extra cases', issue 10's and" \
+         "issue 9's):"
     printf '  %-4s throughput ratio >= %s          got %s\n' \
         "$(verdict "$v_ratio")" "$TARGET_RATIO" "$ratio"
     printf '  %-4s nginx CPU overhead <= %s us/req    got %s\n' \
